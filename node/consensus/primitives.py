@@ -1,0 +1,301 @@
+"""Bitcoin's data structures with byte-exact serialization.
+
+OutPoint, TxIn, TxOut, Tx (legacy and BIP144 segwit), BlockHeader and Block. Each is an
+immutable slotted dataclass with ``serialize()`` and a ``parse(reader)`` classmethod. Hashes
+(txid, wtxid, block hash) are computed once and cached on the object.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from .errors import DecodeError
+from .hashes import hash_to_hex, sha256d
+from .serialize import ByteReader, compact_size, from_bytes
+
+# Bitcoin Core: WITNESS_SCALE_FACTOR (consensus/consensus.h)
+WITNESS_SCALE_FACTOR = 4
+NULL_HASH = bytes(32)
+NULL_INDEX = 0xFFFFFFFF
+SEQUENCE_FINAL = 0xFFFFFFFF
+
+# Smallest serialized sizes, used to refuse absurd element counts before allocating.
+_MIN_TXIN_SIZE = 41  # 36-byte outpoint + empty script length + 4-byte sequence
+_MIN_TXOUT_SIZE = 9  # 8-byte value + empty script length
+
+_OUTPOINT = struct.Struct("<32sI")
+_HEADER = struct.Struct("<i32s32sIII")
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class OutPoint:
+    txid: bytes  # internal byte order; Core: COutPoint::hash
+    n: int
+
+    def serialize(self) -> bytes:
+        return _OUTPOINT.pack(self.txid, self.n)
+
+    @classmethod
+    def parse(cls, r: ByteReader) -> OutPoint:
+        txid = r.read(32)
+        return cls(txid, r.u32())
+
+    def is_null(self) -> bool:
+        return self.n == NULL_INDEX and self.txid == NULL_HASH
+
+    def __str__(self) -> str:
+        return f"{hash_to_hex(self.txid)}:{self.n}"
+
+
+NULL_OUTPOINT = OutPoint(NULL_HASH, NULL_INDEX)
+
+
+@dataclass(frozen=True, slots=True)
+class TxIn:
+    prevout: OutPoint
+    script_sig: bytes = b""
+    sequence: int = SEQUENCE_FINAL  # Core: nSequence
+    witness: tuple[bytes, ...] = ()  # Core: scriptWitness.stack (BIP141)
+
+    def serialize(self) -> bytes:
+        """Serialization without the witness (witnesses are serialized after all outputs)."""
+        return (self.prevout.serialize() + compact_size(len(self.script_sig)) + self.script_sig
+                + struct.pack("<I", self.sequence))
+
+    @classmethod
+    def parse(cls, r: ByteReader) -> TxIn:
+        prevout = OutPoint.parse(r)
+        script_sig = r.var_bytes()
+        return cls(prevout, script_sig, r.u32())
+
+    def serialize_witness(self) -> bytes:
+        return compact_size(len(self.witness)) + b"".join(
+            compact_size(len(item)) + item for item in self.witness)
+
+
+@dataclass(frozen=True, slots=True)
+class TxOut:
+    value: int  # satoshis; Core: nValue
+    script_pubkey: bytes
+
+    def serialize(self) -> bytes:
+        return struct.pack("<q", self.value) + compact_size(len(self.script_pubkey)) + \
+            self.script_pubkey
+
+    @classmethod
+    def parse(cls, r: ByteReader) -> TxOut:
+        value = r.i64()
+        return cls(value, r.var_bytes())
+
+
+def _read_count(r: ByteReader, min_item_size: int, what: str) -> int:
+    n = r.compact_size()
+    if n * min_item_size > r.remaining():
+        raise DecodeError(f"{what} count {n} exceeds the bytes left ({r.remaining()})")
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    version: int
+    vin: tuple[TxIn, ...]
+    vout: tuple[TxOut, ...]
+    locktime: int = 0  # Core: nLockTime
+    _txid: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _wtxid: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _sizes: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.vin, tuple):
+            _set(self, "vin", tuple(self.vin))
+        if not isinstance(self.vout, tuple):
+            _set(self, "vout", tuple(self.vout))
+
+    # -- serialization -------------------------------------------------------------------------
+    def has_witness(self) -> bool:
+        return any(txin.witness for txin in self.vin)
+
+    def serialize_legacy(self) -> bytes:
+        """Serialization without witness data: what the txid commits to."""
+        return b"".join((
+            struct.pack("<i", self.version),
+            compact_size(len(self.vin)), *(i.serialize() for i in self.vin),
+            compact_size(len(self.vout)), *(o.serialize() for o in self.vout),
+            struct.pack("<I", self.locktime),
+        ))
+
+    def serialize(self) -> bytes:
+        """BIP144 serialization: marker 0x00 and flag 0x01 only when some input has a witness."""
+        if not self.has_witness():
+            return self.serialize_legacy()
+        return b"".join((
+            struct.pack("<i", self.version), b"\x00\x01",
+            compact_size(len(self.vin)), *(i.serialize() for i in self.vin),
+            compact_size(len(self.vout)), *(o.serialize() for o in self.vout),
+            *(i.serialize_witness() for i in self.vin),
+            struct.pack("<I", self.locktime),
+        ))
+
+    @classmethod
+    def parse(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
+        """Parse like Core's UnserializeTransaction, including its witness-flag quirks."""
+        start = r.pos
+        version = r.i32()
+        flags = 0
+        vin = [TxIn.parse(r) for _ in range(_read_count(r, _MIN_TXIN_SIZE, "input"))]
+        vout: list[TxOut] = []
+        if not vin and allow_witness:
+            # An empty input list is the BIP144 marker; the next byte is the flag.
+            flags = r.u8()
+            if flags != 0:
+                vin = [TxIn.parse(r) for _ in range(_read_count(r, _MIN_TXIN_SIZE, "input"))]
+                vout = [TxOut.parse(r) for _ in range(_read_count(r, _MIN_TXOUT_SIZE, "output"))]
+        else:
+            vout = [TxOut.parse(r) for _ in range(_read_count(r, _MIN_TXOUT_SIZE, "output"))]
+        witness_bytes = 0
+        if flags & 1 and allow_witness:
+            flags ^= 1
+            wstart = r.pos
+            for i, txin in enumerate(vin):
+                n = _read_count(r, 1, "witness item")
+                vin[i] = TxIn(txin.prevout, txin.script_sig, txin.sequence,
+                              tuple(r.var_bytes() for _ in range(n)))
+            witness_bytes = r.pos - wstart
+            if not any(txin.witness for txin in vin):
+                raise DecodeError("superfluous witness record")
+        if flags:
+            raise DecodeError("unknown transaction optional data")
+        locktime = r.u32()
+        tx = cls(version, tuple(vin), tuple(vout), locktime)
+        total = r.pos - start
+        # Base size excludes the 2-byte marker/flag and the witnesses (BIP141).
+        _set(tx, "_sizes", (total - witness_bytes - 2 if witness_bytes else total, total))
+        return tx
+
+    @classmethod
+    def from_hex(cls, s: str) -> Tx:
+        try:
+            raw = bytes.fromhex(s)
+        except ValueError:
+            raise DecodeError("transaction is not valid hex") from None
+        return from_bytes(cls, raw)
+
+    # -- identity and size ---------------------------------------------------------------------
+    @property
+    def txid(self) -> bytes:
+        if self._txid is None:
+            _set(self, "_txid", sha256d(self.serialize_legacy()))
+        return self._txid  # type: ignore[return-value]
+
+    @property
+    def wtxid(self) -> bytes:
+        if self._wtxid is None:
+            _set(self, "_wtxid", sha256d(self.serialize()) if self.has_witness() else self.txid)
+        return self._wtxid  # type: ignore[return-value]
+
+    def _size_pair(self) -> tuple[int, int]:
+        if self._sizes is None:
+            base = len(self.serialize_legacy())
+            total = len(self.serialize()) if self.has_witness() else base
+            _set(self, "_sizes", (base, total))
+        return self._sizes  # type: ignore[return-value]
+
+    @property
+    def base_size(self) -> int:
+        """Size without witness data (Core: GetSerializeSize with TX_NO_WITNESS)."""
+        return self._size_pair()[0]
+
+    @property
+    def total_size(self) -> int:
+        return self._size_pair()[1]
+
+    @property
+    def weight(self) -> int:
+        """BIP141 weight: base size x 3 + total size."""
+        base, total = self._size_pair()
+        return base * (WITNESS_SCALE_FACTOR - 1) + total
+
+    @property
+    def vsize(self) -> int:
+        return (self.weight + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
+
+    def is_coinbase(self) -> bool:
+        return len(self.vin) == 1 and self.vin[0].prevout.is_null()
+
+
+@dataclass(frozen=True, slots=True)
+class BlockHeader:
+    version: int
+    prev_hash: bytes  # Core: hashPrevBlock
+    merkle_root: bytes  # Core: hashMerkleRoot
+    time: int
+    bits: int
+    nonce: int
+    _hash: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    SIZE = 80
+
+    def serialize(self) -> bytes:
+        return _HEADER.pack(self.version, self.prev_hash, self.merkle_root, self.time,
+                            self.bits, self.nonce)
+
+    @classmethod
+    def parse(cls, r: ByteReader) -> BlockHeader:
+        return cls(*_HEADER.unpack(r.read(cls.SIZE)))
+
+    @property
+    def hash(self) -> bytes:
+        if self._hash is None:
+            _set(self, "_hash", sha256d(self.serialize()))
+        return self._hash  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    header: BlockHeader
+    txs: tuple[Tx, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.txs, tuple):
+            _set(self, "txs", tuple(self.txs))
+
+    @property
+    def hash(self) -> bytes:
+        return self.header.hash
+
+    def serialize(self, witness: bool = True) -> bytes:
+        body = (t.serialize() if witness else t.serialize_legacy() for t in self.txs)
+        return b"".join((self.header.serialize(), compact_size(len(self.txs)), *body))
+
+    @classmethod
+    def parse(cls, r: ByteReader) -> Block:
+        header = BlockHeader.parse(r)
+        n = _read_count(r, 10, "transaction")  # a tx is at least 10 bytes
+        return cls(header, tuple(Tx.parse(r) for _ in range(n)))
+
+    @classmethod
+    def from_hex(cls, s: str) -> Block:
+        try:
+            raw = bytes.fromhex(s)
+        except ValueError:
+            raise DecodeError("block is not valid hex") from None
+        return from_bytes(cls, raw)
+
+    @property
+    def base_size(self) -> int:
+        return BlockHeader.SIZE + len(compact_size(len(self.txs))) + sum(
+            t.base_size for t in self.txs)
+
+    @property
+    def total_size(self) -> int:
+        return BlockHeader.SIZE + len(compact_size(len(self.txs))) + sum(
+            t.total_size for t in self.txs)
+
+    @property
+    def weight(self) -> int:
+        return self.base_size * (WITNESS_SCALE_FACTOR - 1) + self.total_size
