@@ -36,7 +36,7 @@ def test_compact_size_round_trips(n):
     assert ByteReader(compact_size(n)).compact_size(range_check=False) == n
 
 
-@pytest.mark.parametrize("raw", ["fdfc00", "fe00ff0000", "ff00000000ff000000"])
+@pytest.mark.parametrize("raw", ["fdfc00", "fe00ff0000", "ffffffffff00000000"])
 def test_rejects_non_canonical_compact_size(raw):
     with pytest.raises(DecodeError, match="non-canonical"):
         ByteReader(bytes.fromhex(raw)).compact_size(range_check=False)
