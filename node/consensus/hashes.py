@@ -43,7 +43,10 @@ def hex_to_hash(s: str) -> bytes:
     """Display hex (64 chars) -> internal-order hash bytes."""
     if len(s) != 64:
         raise DecodeError(f"hash must be 64 hex characters, got {len(s)}")
-    try:
-        return bytes.fromhex(s)[::-1]
-    except ValueError:
-        raise DecodeError("hash is not valid hex") from None
+    # bytes.fromhex skips whitespace, so check the characters rather than the decoded length.
+    if not _HEX_DIGITS.issuperset(s):
+        raise DecodeError("hash is not valid hex")
+    return bytes.fromhex(s)[::-1]
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")

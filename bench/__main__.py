@@ -1,0 +1,33 @@
+"""Run every benchmark: ``python -m bench [NAME...]``; writes bench/results.json."""
+
+from __future__ import annotations
+
+import sys
+
+from . import report, script_verify
+
+BENCHMARKS = {
+    "script_verify": script_verify.run,
+}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
+              file=sys.stderr)
+        return 2
+    figures: list[report.Figure] = []
+    for name in names:
+        print(f"== {name}")
+        for fig in BENCHMARKS[name]():
+            print(fig.line())
+            figures.append(fig)
+    report.write(figures)
+    print(f"wrote {report.RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

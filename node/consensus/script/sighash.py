@@ -1,0 +1,146 @@
+"""Signature hashes: the legacy algorithm (with its quirks) and BIP143's for segwit v0.
+
+:class:`PrecomputedTxData` caches BIP143's hashPrevouts/hashSequence/hashOutputs once per
+transaction (Core's PrecomputedTransactionData), so signing or verifying n inputs costs O(n),
+not O(n^2).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..hashes import sha256d
+from ..primitives import Tx
+from ..serialize import compact_size
+from .opcodes import OP_CODESEPARATOR
+from .script import get_op
+
+SIGHASH_ALL = 1
+SIGHASH_NONE = 2
+SIGHASH_SINGLE = 3
+SIGHASH_ANYONECANPAY = 0x80
+
+SIGVERSION_BASE = 0
+SIGVERSION_WITNESS_V0 = 1
+
+# Core returns the number one (as uint256) instead of failing for two out-of-range cases;
+# signatures over it are valid forever (the SIGHASH_SINGLE bug).
+ONE = (1).to_bytes(32, "little")
+
+_EMPTY_OUTPUT = struct.pack("<q", -1) + b"\x00"  # CTxOut(): value -1, empty script
+
+
+def _strip_codeseparators(script_code: bytes) -> bytes:
+    """Core's CTransactionSignatureSerializer::SerializeScriptCode: the CompactSize counts the
+    script less its OP_CODESEPARATORs, and the bytes written stop where opcode parsing stopped
+    (a truncated final push loses its data bytes)."""
+    n_seps = 0
+    pieces = []
+    begin = pc = 0
+    end = len(script_code)
+    while pc < end:
+        op, _, pc = get_op(script_code, pc)
+        if op < 0:
+            break
+        if op == OP_CODESEPARATOR:
+            n_seps += 1
+            pieces.append(script_code[begin:pc - 1])
+            begin = pc
+    if begin != end:
+        pieces.append(script_code[begin:pc])
+    return compact_size(end - n_seps) + b"".join(pieces)
+
+
+def legacy_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int) -> bytes:
+    """Core's SignatureHash for SigVersion::BASE. ``hash_type`` is the full 32-bit value."""
+    if n_in >= len(tx.vin):
+        return ONE
+    base_type = hash_type & 0x1F
+    anyone_can_pay = bool(hash_type & SIGHASH_ANYONECANPAY)
+    single = base_type == SIGHASH_SINGLE
+    none = base_type == SIGHASH_NONE
+    if single and n_in >= len(tx.vout):
+        return ONE
+
+    parts = [struct.pack("<i", tx.version)]
+    inputs = [n_in] if anyone_can_pay else range(len(tx.vin))
+    parts.append(compact_size(len(inputs)))
+    script_ser = _strip_codeseparators(script_code)
+    for i in inputs:
+        txin = tx.vin[i]
+        parts.append(txin.prevout.serialize())
+        parts.append(script_ser if i == n_in else b"\x00")
+        seq = 0 if (i != n_in and (single or none)) else txin.sequence
+        parts.append(struct.pack("<I", seq))
+    if none:
+        parts.append(b"\x00")
+    elif single:
+        parts.append(compact_size(n_in + 1))
+        parts.extend(_EMPTY_OUTPUT for _ in range(n_in))
+        parts.append(tx.vout[n_in].serialize())
+    else:
+        parts.append(compact_size(len(tx.vout)))
+        parts.extend(o.serialize() for o in tx.vout)
+    parts.append(struct.pack("<Ii", tx.locktime, hash_type))
+    return sha256d(b"".join(parts))
+
+
+class PrecomputedTxData:
+    """BIP143 midstate hashes of one transaction, computed on first use."""
+
+    __slots__ = ("tx", "_prevouts", "_sequence", "_outputs")
+
+    def __init__(self, tx: Tx) -> None:
+        self.tx = tx
+        self._prevouts: bytes | None = None
+        self._sequence: bytes | None = None
+        self._outputs: bytes | None = None
+
+    @property
+    def hash_prevouts(self) -> bytes:
+        if self._prevouts is None:
+            self._prevouts = sha256d(b"".join(i.prevout.serialize() for i in self.tx.vin))
+        return self._prevouts
+
+    @property
+    def hash_sequence(self) -> bytes:
+        if self._sequence is None:
+            self._sequence = sha256d(b"".join(struct.pack("<I", i.sequence) for i in self.tx.vin))
+        return self._sequence
+
+    @property
+    def hash_outputs(self) -> bytes:
+        if self._outputs is None:
+            self._outputs = sha256d(b"".join(o.serialize() for o in self.tx.vout))
+        return self._outputs
+
+
+_ZERO32 = bytes(32)
+
+
+def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amount: int,
+                      cache: PrecomputedTxData | None = None) -> bytes:
+    """BIP143 signature hash. ``script_code`` is the executed script from the last
+    OP_CODESEPARATOR on, serialized whole (no separator stripping)."""
+    if cache is None:
+        cache = PrecomputedTxData(tx)
+    base_type = hash_type & 0x1F
+    anyone_can_pay = hash_type & SIGHASH_ANYONECANPAY
+    hash_prevouts = _ZERO32 if anyone_can_pay else cache.hash_prevouts
+    if anyone_can_pay or base_type in (SIGHASH_SINGLE, SIGHASH_NONE):
+        hash_sequence = _ZERO32
+    else:
+        hash_sequence = cache.hash_sequence
+    if base_type != SIGHASH_SINGLE and base_type != SIGHASH_NONE:
+        hash_outputs = cache.hash_outputs
+    elif base_type == SIGHASH_SINGLE and n_in < len(tx.vout):
+        hash_outputs = sha256d(tx.vout[n_in].serialize())
+    else:
+        hash_outputs = _ZERO32
+    txin = tx.vin[n_in]
+    return sha256d(b"".join((
+        struct.pack("<i", tx.version), hash_prevouts, hash_sequence,
+        txin.prevout.serialize(), compact_size(len(script_code)), script_code,
+        struct.pack("<qI", amount, txin.sequence), hash_outputs,
+        struct.pack("<Ii", tx.locktime, hash_type),
+    )))

@@ -1,0 +1,38 @@
+"""Suite-wide pytest hooks: a per-file tally of Bitcoin's conformance vectors."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+# Test functions that run one conformance vector each -> the vector file they read.
+VECTOR_TESTS = {
+    "test_script_vector": "script_tests.json",
+    "test_tx_valid_vector": "tx_valid.json",
+    "test_tx_invalid_vector": "tx_invalid.json",
+    "test_legacy_sighash_vector": "sighash.json",
+    "test_vector_encodes_and_decodes_exactly": "base58_encode_decode.json",
+    "test_vector_address_and_script_round_trip": "bech32_encode_decode.json",
+    "test_invalid_vector_is_rejected_for_the_reason_given": "bech32_invalid.json",
+}
+
+_tally: dict[str, Counter] = defaultdict(Counter)
+
+
+def pytest_runtest_logreport(report):
+    name = report.nodeid.split("::")[-1].split("[")[0]
+    vector_file = VECTOR_TESTS.get(name)
+    if vector_file is None:
+        return
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _tally[vector_file][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _tally:
+        return
+    terminalreporter.section("conformance vectors")
+    for vector_file in sorted(_tally):
+        c = _tally[vector_file]
+        terminalreporter.write_line(
+            f"{vector_file:28} {c['passed']:5} passed {c['failed']:3} failed "
+            f"{c['skipped']:3} skipped")
