@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.consensus import crypto
-from node.consensus.crypto import ecdsa_backend
 from node.consensus.crypto.backend import (
     HALF_N,
     N,
@@ -552,24 +551,6 @@ def test_backends_agree_on_verify(both):
 
 
 # --- the ecdsa backend's per-key precomputation -------------------------------------------
-
-
-def test_ecdsa_precomputed_keys_verify_the_same(monkeypatch):
-    monkeypatch.setattr(ecdsa_backend, "PRECOMPUTE_AFTER_USES", 2)
-    monkeypatch.setattr(ecdsa_backend, "PRECOMPUTED_KEYS_MAX", 2)
-    ecdsa_backend._parse_pubkey.cache_clear()
-    cases = []
-    for i in range(4):
-        secret, msg = sha256(b"pre%d" % i), sha256(b"msg%d" % i)
-        cases.append(
-            (ecdsa_backend.pubkey_from_secret(secret), ecdsa_backend.sign(secret, msg), msg)
-        )
-    for _ in range(4):  # keys get promoted, then evicted (and demoted) by later ones
-        for pub, sig, msg in cases:
-            assert ecdsa_backend.verify(pub, sig, msg)
-            assert not ecdsa_backend.verify(pub, sig, bytes(32))
-    assert len(ecdsa_backend._precomputed) <= 2
-    ecdsa_backend._parse_pubkey.cache_clear()
 
 
 # --- shared helpers -----------------------------------------------------------------------

@@ -6,8 +6,6 @@ Owns only the translation between our byte-level interface and python-ecdsa's ob
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from hashlib import sha256
 
@@ -34,45 +32,19 @@ _CURVE = SECP256k1.curve
 _G = SECP256k1.generator  # a PointJacobi with python-ecdsa's precomputed table
 _ENCODINGS = ("compressed", "uncompressed", "hybrid")
 
-# A key's own precomputed multiplication table costs ~3 verifies to build and halves the cost
-# of each later verify with it, but holds ~45 kB; so only keys seen this many times get one,
-# and only this many keys at once (the oldest is dropped first).
-PRECOMPUTE_AFTER_USES = 8
-PRECOMPUTED_KEYS_MAX = 64
-
-
 class _CachedKey:
-    """A parsed public key, shared through the LRU cache; ``public_key`` may be upgraded."""
+    """A parsed public key, shared through the LRU cache.
 
-    __slots__ = ("x", "y", "public_key", "uses")
+    No per-key precomputed tables: they cost ~3 verifies to build and ~45 kB each, pay back
+    only for keys seen many times, and thrash when more hot keys rotate than the table holds.
+    """
 
-    def __init__(self, x: int, y: int, public_key: Public_key) -> None:
+    __slots__ = ("x", "y", "public_key")
+
+    def __init__(self, x: int, y: int) -> None:
         self.x = x
         self.y = y
-        self.public_key = public_key
-        self.uses = 0
-
-
-_precomputed: OrderedDict[_CachedKey, None] = OrderedDict()
-_precomputed_lock = threading.Lock()
-
-
-def _plain_public_key(x: int, y: int) -> Public_key:
-    return Public_key(_G, PointJacobi(_CURVE, x, y, 1, N), verify=False)
-
-
-def _precompute(key: _CachedKey) -> None:
-    """Give ``key`` its own multiplication table (built lazily by the next verify)."""
-    fast = Public_key(_G, PointJacobi(_CURVE, key.x, key.y, 1, N, generator=True), verify=False)
-    with _precomputed_lock:
-        if key in _precomputed:
-            return
-        key.public_key = fast
-        _precomputed[key] = None
-        if len(_precomputed) > PRECOMPUTED_KEYS_MAX:
-            old, _ = _precomputed.popitem(last=False)
-            old.public_key = _plain_public_key(old.x, old.y)
-            old.uses = 0
+        self.public_key = Public_key(_G, PointJacobi(_CURVE, x, y, 1, N), verify=False)
 
 
 @lru_cache(maxsize=PUBKEY_CACHE_SIZE)
@@ -87,7 +59,7 @@ def _parse_pubkey(pubkey: bytes) -> _CachedKey | None:
         return None
     point = vk.pubkey.point
     x, y = int(point.x()), int(point.y())  # plain ints, also when gmpy2 hands back mpz
-    return _CachedKey(x, y, _plain_public_key(x, y))
+    return _CachedKey(x, y)
 
 
 def verify(pubkey: bytes, sig: bytes, msg32: bytes) -> bool:
@@ -102,9 +74,6 @@ def verify(pubkey: bytes, sig: bytes, msg32: bytes) -> bool:
         r, s = rs
         if s > HALF_N:  # secp256k1_ecdsa_signature_normalize
             s = N - s
-        key.uses += 1
-        if key.uses == PRECOMPUTE_AFTER_USES:
-            _precompute(key)
         # Checks 1 <= r, s < N; the hash is taken mod N, as libsecp256k1 does.
         return key.public_key.verifies(int.from_bytes(msg32, "big"), Signature(r, s))
     except Exception:

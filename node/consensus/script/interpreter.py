@@ -115,6 +115,25 @@ from .sighash import (
     segwit_v0_sighash,
 )
 
+# IntFlag arithmetic runs Python-level enum code on every '&': the interpreter tests plain ints.
+_CHECKLOCKTIMEVERIFY = int(Flag.CHECKLOCKTIMEVERIFY)
+_CHECKSEQUENCEVERIFY = int(Flag.CHECKSEQUENCEVERIFY)
+_CLEANSTACK = int(Flag.CLEANSTACK)
+_CONST_SCRIPTCODE = int(Flag.CONST_SCRIPTCODE)
+_DERSIG = int(Flag.DERSIG)
+_DISCOURAGE_UPGRADABLE_NOPS = int(Flag.DISCOURAGE_UPGRADABLE_NOPS)
+_DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM = int(Flag.DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM)
+_LOW_S = int(Flag.LOW_S)
+_MINIMALDATA = int(Flag.MINIMALDATA)
+_MINIMALIF = int(Flag.MINIMALIF)
+_NULLDUMMY = int(Flag.NULLDUMMY)
+_NULLFAIL = int(Flag.NULLFAIL)
+_P2SH = int(Flag.P2SH)
+_SIGPUSHONLY = int(Flag.SIGPUSHONLY)
+_STRICTENC = int(Flag.STRICTENC)
+_WITNESS = int(Flag.WITNESS)
+_WITNESS_PUBKEYTYPE = int(Flag.WITNESS_PUBKEYTYPE)
+
 # BIP68/BIP112 relative lock-time fields of nSequence.
 SEQUENCE_LOCKTIME_DISABLE_FLAG = 1 << 31
 SEQUENCE_LOCKTIME_TYPE_FLAG = 1 << 22
@@ -172,11 +191,11 @@ def check_signature_encoding(sig: bytes, flags: int) -> None:
     # An empty signature is always allowed: it is the compact way to provide a failing one.
     if not sig:
         return
-    if flags & (Flag.DERSIG | Flag.LOW_S | Flag.STRICTENC) and not is_valid_signature_encoding(sig):
+    if flags & (_DERSIG | _LOW_S | _STRICTENC) and not is_valid_signature_encoding(sig):
         raise ScriptError(ScriptErr.SIG_DER)
-    if flags & Flag.LOW_S and not is_low_der_signature(sig):
+    if flags & _LOW_S and not is_low_der_signature(sig):
         raise ScriptError(ScriptErr.SIG_HIGH_S)
-    if flags & Flag.STRICTENC and not is_defined_hashtype_signature(sig):
+    if flags & _STRICTENC and not is_defined_hashtype_signature(sig):
         raise ScriptError(ScriptErr.SIG_HASHTYPE)
 
 
@@ -192,10 +211,10 @@ def is_compressed_or_uncompressed_pubkey(pubkey: bytes) -> bool:
 
 
 def check_pubkey_encoding(pubkey: bytes, flags: int, sigversion: int) -> None:
-    if flags & Flag.STRICTENC and not is_compressed_or_uncompressed_pubkey(pubkey):
+    if flags & _STRICTENC and not is_compressed_or_uncompressed_pubkey(pubkey):
         raise ScriptError(ScriptErr.PUBKEYTYPE)
     # BIP143: only compressed keys in segwit v0 scripts (policy).
-    if (flags & Flag.WITNESS_PUBKEYTYPE and sigversion == SIGVERSION_WITNESS_V0
+    if (flags & _WITNESS_PUBKEYTYPE and sigversion == SIGVERSION_WITNESS_V0
             and not (len(pubkey) == 33 and pubkey[0] in (0x02, 0x03))):
         raise ScriptError(ScriptErr.WITNESS_PUBKEYTYPE)
 
@@ -233,7 +252,7 @@ class TxSignatureChecker(SignatureChecker):
         if sigversion == SIGVERSION_WITNESS_V0:
             return segwit_v0_sighash(script_code, self.tx, self.n_in, hash_type, self.amount,
                                      self.cache)
-        return legacy_sighash(script_code, self.tx, self.n_in, hash_type)
+        return legacy_sighash(script_code, self.tx, self.n_in, hash_type, self.cache)
 
     def check_ecdsa_signature(self, sig: bytes, pubkey: bytes, script_code: bytes,
                               sigversion: int) -> bool:
@@ -283,9 +302,14 @@ def _fail(err: ScriptErr) -> ScriptError:
 def eval_script(stack: list[bytes], script: bytes, flags: int, checker: SignatureChecker,
                 sigversion: int = SIGVERSION_BASE) -> None:
     """Run ``script`` on ``stack`` (modified in place). Raises ScriptError on failure."""
+    flags = int(flags)
     if len(script) > MAX_SCRIPT_SIZE:
         raise _fail(ScriptErr.SCRIPT_SIZE)
-    require_minimal = bool(flags & Flag.MINIMALDATA)
+    if len(stack) == 2 and len(script) == 25 and script.startswith(_P2PKH_PREFIX) and \
+            script.endswith(_P2PKH_SUFFIX):
+        _eval_p2pkh(stack, script, flags, checker, sigversion)
+        return
+    require_minimal = bool(flags & _MINIMALDATA)
     altstack: list[bytes] = []
     vf_exec: list[bool] = []  # Core's ConditionStack, as a plain list of branch values
     n_false = 0  # how many entries of vf_exec are False: executing iff zero
@@ -293,9 +317,6 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
     begin_code_hash = 0
     pc = 0
     end = len(script)
-
-    def pop_num(max_size: int = 4) -> int:
-        return decode_num(stack.pop(), require_minimal, max_size)
 
     while pc < end:
         executing = n_false == 0
@@ -322,7 +343,7 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
         if op in DISABLED_OPCODES:
             raise _fail(ScriptErr.DISABLED_OPCODE)
         if op == OP_CODESEPARATOR and sigversion == SIGVERSION_BASE and \
-                flags & Flag.CONST_SCRIPTCODE:
+                flags & _CONST_SCRIPTCODE:
             raise _fail(ScriptErr.OP_CODESEPARATOR)
 
         if not executing and not OP_IF <= op <= OP_ENDIF:
@@ -363,22 +384,7 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
                 stack.append(_TRUE if equal else _FALSE)
 
         elif op == OP_CHECKSIG or op == OP_CHECKSIGVERIFY:
-            if len(stack) < 2:
-                raise _fail(ScriptErr.INVALID_STACK_OPERATION)
-            sig, pubkey = stack[-2], stack[-1]
-            script_code = script[begin_code_hash:]
-            if sigversion == SIGVERSION_BASE:
-                # Pre-segwit quirk: a signature cannot sign itself, so it is deleted from the
-                # scriptCode (Core's FindAndDelete; CONST_SCRIPTCODE makes it policy-invalid).
-                script_code, found = find_and_delete(script_code, push_data(sig))
-                if found and flags & Flag.CONST_SCRIPTCODE:
-                    raise _fail(ScriptErr.SIG_FINDANDDELETE)
-            check_signature_encoding(sig, flags)
-            check_pubkey_encoding(pubkey, flags, sigversion)
-            ok = checker.check_ecdsa_signature(sig, pubkey, script_code, sigversion)
-            if not ok and flags & Flag.NULLFAIL and sig:
-                raise _fail(ScriptErr.NULLFAIL)
-            del stack[-2:]
+            ok = _checksig(stack, script[begin_code_hash:], flags, checker, sigversion)
             if op == OP_CHECKSIGVERIFY:
                 if not ok:
                     raise _fail(ScriptErr.CHECKSIGVERIFY)
@@ -394,7 +400,7 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
                     raise _fail(ScriptErr.INVALID_STACK_OPERATION)
                 top = stack[-1]
                 # BIP342/segwit policy: the argument must be exactly empty or 0x01.
-                if sigversion == SIGVERSION_WITNESS_V0 and flags & Flag.MINIMALIF:
+                if sigversion == SIGVERSION_WITNESS_V0 and flags & _MINIMALIF:
                     if len(top) > 1 or (len(top) == 1 and top[0] != 1):
                         raise _fail(ScriptErr.MINIMALIF)
                 value = cast_to_bool(top)
@@ -428,7 +434,7 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
             pass
 
         elif op == OP_CHECKLOCKTIMEVERIFY:
-            if not flags & Flag.CHECKLOCKTIMEVERIFY:
+            if not flags & _CHECKLOCKTIMEVERIFY:
                 # Not enforced: a plain OP_NOP2. Current Core no longer applies
                 # DISCOURAGE_UPGRADABLE_NOPS here: the upgrade has happened.
                 continue
@@ -442,7 +448,7 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
                 raise _fail(ScriptErr.UNSATISFIED_LOCKTIME)
 
         elif op == OP_CHECKSEQUENCEVERIFY:
-            if not flags & Flag.CHECKSEQUENCEVERIFY:
+            if not flags & _CHECKSEQUENCEVERIFY:
                 continue  # a plain OP_NOP3, as for CLTV above
             if not stack:
                 raise _fail(ScriptErr.INVALID_STACK_OPERATION)
@@ -455,7 +461,7 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
                 raise _fail(ScriptErr.UNSATISFIED_LOCKTIME)
 
         elif op == OP_NOP1 or OP_NOP4 <= op <= OP_NOP10:
-            if flags & Flag.DISCOURAGE_UPGRADABLE_NOPS:
+            if flags & _DISCOURAGE_UPGRADABLE_NOPS:
                 raise _fail(ScriptErr.DISCOURAGE_UPGRADABLE_NOPS)
 
         elif op == OP_RETURN:
@@ -485,6 +491,41 @@ def eval_script(stack: list[bytes], script: bytes, flags: int, checker: Signatur
 
     if vf_exec:
         raise _fail(ScriptErr.UNBALANCED_CONDITIONAL)
+
+
+# OP_DUP OP_HASH160 <20 bytes> OP_EQUALVERIFY OP_CHECKSIG: P2PKH, and what P2WPKH executes.
+_P2PKH_PREFIX = b"\x76\xa9\x14"
+_P2PKH_SUFFIX = b"\x88\xac"
+
+
+def _eval_p2pkh(stack: list[bytes], script: bytes, flags: int, checker: SignatureChecker,
+                sigversion: int) -> None:
+    """The P2PKH template on a two-item stack [sig, pubkey], step for step what the general
+    loop would do (no limit can be reached: 4 ops, 4 items), without its dispatch cost."""
+    if hash160(stack[1]) != script[3:23]:
+        raise _fail(ScriptErr.EQUALVERIFY)
+    stack.append(_TRUE if _checksig(stack, script, flags, checker, sigversion) else _FALSE)
+
+
+def _checksig(stack: list[bytes], script_code: bytes, flags: int, checker: SignatureChecker,
+              sigversion: int) -> bool:
+    """OP_CHECKSIG's work: pops <sig> <pubkey> and returns whether the signature is valid."""
+    if len(stack) < 2:
+        raise _fail(ScriptErr.INVALID_STACK_OPERATION)
+    sig, pubkey = stack[-2], stack[-1]
+    if sigversion == SIGVERSION_BASE:
+        # Pre-segwit quirk: a signature cannot sign itself, so it is deleted from the
+        # scriptCode (Core's FindAndDelete; CONST_SCRIPTCODE makes it policy-invalid).
+        script_code, found = find_and_delete(script_code, push_data(sig))
+        if found and flags & _CONST_SCRIPTCODE:
+            raise _fail(ScriptErr.SIG_FINDANDDELETE)
+    check_signature_encoding(sig, flags)
+    check_pubkey_encoding(pubkey, flags, sigversion)
+    ok = checker.check_ecdsa_signature(sig, pubkey, script_code, sigversion)
+    if not ok and flags & _NULLFAIL and sig:
+        raise _fail(ScriptErr.NULLFAIL)
+    del stack[-2:]
+    return ok
 
 
 def _stack_op(op: int, stack: list[bytes], altstack: list[bytes], require_minimal: bool) -> None:
@@ -647,7 +688,7 @@ def _checkmultisig(stack: list[bytes], script: bytes, begin_code_hash: int, flag
     if sigversion == SIGVERSION_BASE:
         for k in range(n_sigs):
             script_code, found = find_and_delete(script_code, push_data(stack[-isig - k]))
-            if found and flags & Flag.CONST_SCRIPTCODE:
+            if found and flags & _CONST_SCRIPTCODE:
                 raise _fail(ScriptErr.SIG_FINDANDDELETE)
 
     success = True
@@ -669,7 +710,7 @@ def _checkmultisig(stack: list[bytes], script: bytes, begin_code_hash: int, flag
     # Pop the arguments; with NULLFAIL every signature of a failed check must be empty.
     while i > 1:
         i -= 1
-        if not success and flags & Flag.NULLFAIL and not ikey2 and stack[-1]:
+        if not success and flags & _NULLFAIL and not ikey2 and stack[-1]:
             raise _fail(ScriptErr.NULLFAIL)
         if ikey2 > 0:
             ikey2 -= 1
@@ -678,7 +719,7 @@ def _checkmultisig(stack: list[bytes], script: bytes, begin_code_hash: int, flag
     # A bug in the original implementation pops one extra element; BIP147 requires it empty.
     if not stack:
         raise _fail(ScriptErr.INVALID_STACK_OPERATION)
-    if flags & Flag.NULLDUMMY and stack[-1]:
+    if flags & _NULLDUMMY and stack[-1]:
         raise _fail(ScriptErr.SIG_NULLDUMMY)
     stack.pop()
 
@@ -730,7 +771,7 @@ def verify_witness_program(witness: tuple[bytes, ...], version: int, program: by
     elif version == 1 and len(program) == 32 and not is_p2sh:
         # Taproot (BIP341): not validated by minicash; like an unknown version, it succeeds.
         return
-    elif flags & Flag.DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM:
+    elif flags & _DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM:
         raise _fail(ScriptErr.DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM)
     # Other versions and sizes are anyone-can-spend until a soft fork gives them meaning.
 
@@ -738,18 +779,19 @@ def verify_witness_program(witness: tuple[bytes, ...], version: int, program: by
 def verify_script(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes, ...],
                   flags: int, checker: SignatureChecker) -> None:
     """Core's VerifyScript. Raises ScriptError; returns None when the spend is valid."""
-    if flags & Flag.SIGPUSHONLY and not is_push_only(script_sig):
+    flags = int(flags)
+    if flags & _SIGPUSHONLY and not is_push_only(script_sig):
         raise _fail(ScriptErr.SIG_PUSHONLY)
 
     stack: list[bytes] = []
     eval_script(stack, script_sig, flags, checker, SIGVERSION_BASE)
-    stack_copy = list(stack) if flags & Flag.P2SH else []
+    stack_copy = list(stack) if flags & _P2SH else []
     eval_script(stack, script_pubkey, flags, checker, SIGVERSION_BASE)
     if not stack or not cast_to_bool(stack[-1]):
         raise _fail(ScriptErr.EVAL_FALSE)
 
     had_witness = False
-    if flags & Flag.WITNESS:
+    if flags & _WITNESS:
         wp = witness_program(script_pubkey)
         if wp is not None:
             had_witness = True
@@ -759,7 +801,7 @@ def verify_script(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes,
             # The stack is not clean for witness programs: keep one element for CLEANSTACK.
             del stack[1:]
 
-    if flags & Flag.P2SH and is_p2sh(script_pubkey):
+    if flags & _P2SH and is_p2sh(script_pubkey):
         if not is_push_only(script_sig):
             raise _fail(ScriptErr.SIG_PUSHONLY)
         stack = stack_copy
@@ -767,7 +809,7 @@ def verify_script(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes,
         eval_script(stack, redeem_script, flags, checker, SIGVERSION_BASE)
         if not stack or not cast_to_bool(stack[-1]):
             raise _fail(ScriptErr.EVAL_FALSE)
-        if flags & Flag.WITNESS:
+        if flags & _WITNESS:
             wp = witness_program(redeem_script)
             if wp is not None:
                 had_witness = True
@@ -778,14 +820,14 @@ def verify_script(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes,
                 del stack[1:]
 
     # CLEANSTACK is checked only after P2SH and witness evaluation, whose inputs stay behind.
-    if flags & Flag.CLEANSTACK:
-        if not flags & Flag.P2SH or not flags & Flag.WITNESS:
+    if flags & _CLEANSTACK:
+        if not flags & _P2SH or not flags & _WITNESS:
             raise ValueError("CLEANSTACK requires the P2SH and WITNESS flags")
         if len(stack) != 1:
             raise _fail(ScriptErr.CLEANSTACK)
 
-    if flags & Flag.WITNESS:
-        if not flags & Flag.P2SH:
+    if flags & _WITNESS:
+        if not flags & _P2SH:
             raise ValueError("WITNESS requires the P2SH flag")
         if not had_witness and witness:
             raise _fail(ScriptErr.WITNESS_UNEXPECTED)

@@ -143,7 +143,7 @@ def find_and_delete(script: bytes, pattern: bytes) -> tuple[bytes, int]:
     """Core's FindAndDelete: remove every occurrence of ``pattern`` that starts at an opcode
     boundary. Returns (new script, count). Pre-segwit signature checking applies it to the
     scriptCode with each signature push (a consensus quirk that must be reproduced exactly)."""
-    if not pattern:
+    if not pattern or pattern not in script:
         return script, 0
     found = 0
     out = bytearray()

@@ -28,6 +28,7 @@ SIGVERSION_WITNESS_V0 = 1
 ONE = (1).to_bytes(32, "little")
 
 _EMPTY_OUTPUT = struct.pack("<q", -1) + b"\x00"  # CTxOut(): value -1, empty script
+_ZERO_SEQUENCE = bytes(4)
 
 
 def _strip_codeseparators(script_code: bytes) -> bytes:
@@ -51,7 +52,8 @@ def _strip_codeseparators(script_code: bytes) -> bytes:
     return compact_size(end - n_seps) + b"".join(pieces)
 
 
-def legacy_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int) -> bytes:
+def legacy_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int,
+                   cache: PrecomputedTxData | None = None) -> bytes:
     """Core's SignatureHash for SigVersion::BASE. ``hash_type`` is the full 32-bit value."""
     if n_in >= len(tx.vin):
         return ONE
@@ -62,16 +64,21 @@ def legacy_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int) -> byt
     if single and n_in >= len(tx.vout):
         return ONE
 
+    if cache is None:
+        cache = PrecomputedTxData(tx)
+    prevouts, sequences, outputs = cache.legacy_parts()
     parts = [struct.pack("<i", tx.version)]
     inputs = [n_in] if anyone_can_pay else range(len(tx.vin))
     parts.append(compact_size(len(inputs)))
     script_ser = _strip_codeseparators(script_code)
     for i in inputs:
-        txin = tx.vin[i]
-        parts.append(txin.prevout.serialize())
-        parts.append(script_ser if i == n_in else b"\x00")
-        seq = 0 if (i != n_in and (single or none)) else txin.sequence
-        parts.append(struct.pack("<I", seq))
+        parts.append(prevouts[i])
+        if i == n_in:
+            parts.append(script_ser)
+            parts.append(sequences[i])
+        else:
+            parts.append(b"\x00")
+            parts.append(_ZERO_SEQUENCE if single or none else sequences[i])
     if none:
         parts.append(b"\x00")
     elif single:
@@ -79,8 +86,7 @@ def legacy_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int) -> byt
         parts.extend(_EMPTY_OUTPUT for _ in range(n_in))
         parts.append(tx.vout[n_in].serialize())
     else:
-        parts.append(compact_size(len(tx.vout)))
-        parts.extend(o.serialize() for o in tx.vout)
+        parts.append(outputs)
     parts.append(struct.pack("<Ii", tx.locktime, hash_type))
     return sha256d(b"".join(parts))
 
@@ -88,13 +94,39 @@ def legacy_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int) -> byt
 class PrecomputedTxData:
     """BIP143 midstate hashes of one transaction, computed on first use."""
 
-    __slots__ = ("tx", "_prevouts", "_sequence", "_outputs")
+    __slots__ = ("tx", "_prevouts", "_sequence", "_outputs", "_all_prefix", "_all_suffix",
+                 "_legacy")
 
     def __init__(self, tx: Tx) -> None:
         self.tx = tx
         self._prevouts: bytes | None = None
         self._sequence: bytes | None = None
         self._outputs: bytes | None = None
+        self._all_prefix: bytes | None = None
+        self._all_suffix: bytes | None = None
+        self._legacy: tuple[list[bytes], list[bytes], bytes] | None = None
+
+    def legacy_parts(self) -> tuple[list[bytes], list[bytes], bytes]:
+        """Serialized prevouts, sequences and the output list (with its count), which the
+        legacy hash of every input repeats."""
+        if self._legacy is None:
+            vin, vout = self.tx.vin, self.tx.vout
+            self._legacy = (
+                [i.prevout.serialize() for i in vin],
+                [struct.pack("<I", i.sequence) for i in vin],
+                compact_size(len(vout)) + b"".join(o.serialize() for o in vout),
+            )
+        return self._legacy
+
+    def sighash_all_parts(self) -> tuple[bytes, bytes]:
+        """For SIGHASH_ALL (the common case) everything before the input's outpoint and after
+        its sequence is the same for every input: serialize it once per transaction."""
+        if self._all_prefix is None:
+            self._all_prefix = struct.pack("<i", self.tx.version) + self.hash_prevouts + \
+                self.hash_sequence
+            self._all_suffix = self.hash_outputs + struct.pack("<Ii", self.tx.locktime,
+                                                               SIGHASH_ALL)
+        return self._all_prefix, self._all_suffix  # type: ignore[return-value]
 
     @property
     def hash_prevouts(self) -> bytes:
@@ -124,6 +156,12 @@ def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amo
     OP_CODESEPARATOR on, serialized whole (no separator stripping)."""
     if cache is None:
         cache = PrecomputedTxData(tx)
+    txin = tx.vin[n_in]
+    if hash_type == SIGHASH_ALL:
+        prefix, suffix = cache.sighash_all_parts()
+        return sha256d(b"".join((
+            prefix, txin.prevout.serialize(), compact_size(len(script_code)), script_code,
+            struct.pack("<qI", amount, txin.sequence), suffix)))
     base_type = hash_type & 0x1F
     anyone_can_pay = hash_type & SIGHASH_ANYONECANPAY
     hash_prevouts = _ZERO32 if anyone_can_pay else cache.hash_prevouts
@@ -137,7 +175,6 @@ def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amo
         hash_outputs = sha256d(tx.vout[n_in].serialize())
     else:
         hash_outputs = _ZERO32
-    txin = tx.vin[n_in]
     return sha256d(b"".join((
         struct.pack("<i", tx.version), hash_prevouts, hash_sequence,
         txin.prevout.serialize(), compact_size(len(script_code)), script_code,
