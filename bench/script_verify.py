@@ -66,6 +66,25 @@ def build(kind: str, n_txs: int) -> tuple[list[tuple[Tx, list[tuple[bytes, int]]
     return txs, triples
 
 
+def _raw_loop(verify, triples: list[tuple[bytes, bytes, bytes]]):
+    def loop() -> int:
+        for pub, sig, digest in triples:
+            if not verify(pub, sig, digest):
+                raise AssertionError("raw verify failed")
+        return len(triples)
+    return loop
+
+
+def _interpreter_loop(txs: list[tuple[Tx, list[tuple[bytes, int]]]], n_inputs: int):
+    def loop() -> int:
+        for tx, spent in txs:
+            cache = PrecomputedTxData(tx)
+            for i, (spk, amount) in enumerate(spent):
+                verify_input(tx, i, spk, amount, STANDARD_FLAGS, cache)
+        return n_inputs
+    return loop
+
+
 def run() -> list[Figure]:
     figures = []
     for backend in crypto.available_backends():
@@ -75,19 +94,8 @@ def run() -> list[Figure]:
         for kind in ("p2wpkh", "p2pkh"):
             txs, triples = build(kind, n_txs)
 
-            def raw_loop() -> int:
-                for pub, sig, digest in triples:
-                    if not verify(pub, sig, digest):
-                        raise AssertionError("raw verify failed")
-                return len(triples)
-
-            def interpreter_loop() -> int:
-                for tx, spent in txs:
-                    cache = PrecomputedTxData(tx)
-                    for i, (spk, amount) in enumerate(spent):
-                        verify_input(tx, i, spk, amount, STANDARD_FLAGS, cache)
-                return len(triples)
-
+            raw_loop = _raw_loop(verify, triples)
+            interpreter_loop = _interpreter_loop(txs, len(triples))
             # Alternate the two so both see the same caches and the same machine load.
             raw = interp = 0.0
             for _ in range(3):
