@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/minicash-node run --network regtest --mine
+	@# Until the node can run (chain state, mempool and API are the next steps), show the
+	@# regtest network it will run: parameters and the genesis block built from them.
+	$(VENV)/bin/minicash-node info --network regtest
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests
