@@ -38,7 +38,7 @@ BACKEND_NAMES = [
 
 
 def load(name: str) -> crypto.CryptoBackend:
-    return importlib.import_module(f"node.consensus.crypto.{name}_backend").BACKEND
+    return importlib.import_module(f"node.consensus.crypto.{name}_backend")
 
 
 @pytest.fixture(params=BACKEND_NAMES)

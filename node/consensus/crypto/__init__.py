@@ -58,7 +58,8 @@ def _load(name: str) -> CryptoBackend:
         raise ValueError(
             f"unknown crypto backend {name!r}: choose one of {', '.join(sorted(_MODULES))}"
         )
-    return importlib.import_module(module).BACKEND
+    # Each backend module implements the CryptoBackend protocol with module-level functions.
+    return importlib.import_module(module)  # type: ignore[return-value]
 
 
 def available_backends() -> list[str]:

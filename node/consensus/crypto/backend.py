@@ -94,60 +94,14 @@ def parse_der_lax(sig: bytes) -> tuple[int, int] | None:
             return None
         pos += lenbyte
 
-    # Integer tag byte for R
-    if pos == inputlen or sig[pos] != 0x02:
+    r_field = _lax_integer(sig, pos)
+    if r_field is None:
         return None
-    pos += 1
-
-    # Integer length for R
-    if pos == inputlen:
+    rpos, rlen = r_field
+    s_field = _lax_integer(sig, rpos + rlen)
+    if s_field is None:
         return None
-    lenbyte = sig[pos]
-    pos += 1
-    if lenbyte & 0x80:
-        lenbyte -= 0x80
-        if lenbyte > inputlen - pos:
-            return None
-        while lenbyte > 0 and sig[pos] == 0:
-            pos += 1
-            lenbyte -= 1
-        if lenbyte >= 4:
-            return None
-        rlen = int.from_bytes(sig[pos : pos + lenbyte], "big")
-        pos += lenbyte
-    else:
-        rlen = lenbyte
-    if rlen > inputlen - pos:
-        return None
-    rpos = pos
-    pos += rlen
-
-    # Integer tag byte for S
-    if pos == inputlen or sig[pos] != 0x02:
-        return None
-    pos += 1
-
-    # Integer length for S
-    if pos == inputlen:
-        return None
-    lenbyte = sig[pos]
-    pos += 1
-    if lenbyte & 0x80:
-        lenbyte -= 0x80
-        if lenbyte > inputlen - pos:
-            return None
-        while lenbyte > 0 and sig[pos] == 0:
-            pos += 1
-            lenbyte -= 1
-        if lenbyte >= 4:
-            return None
-        slen = int.from_bytes(sig[pos : pos + lenbyte], "big")
-        pos += lenbyte
-    else:
-        slen = lenbyte
-    if slen > inputlen - pos:
-        return None
-    spos = pos
+    spos, slen = s_field
 
     # Ignore leading zeroes in R and S; more than 32 bytes left, or a value >= N
     # (secp256k1_ecdsa_signature_parse_compact's overflow), zeroes both.
@@ -160,6 +114,38 @@ def parse_der_lax(sig: bytes) -> tuple[int, int] | None:
     if r >= N or s >= N:
         return 0, 0
     return r, s
+
+
+def _lax_integer(sig: bytes, pos: int) -> tuple[int, int] | None:
+    """One INTEGER of Core's lax parser at ``pos``: (start of its bytes, their count) or None.
+
+    Long-form lengths are allowed, with leading zero length bytes skipped, if the rest fits in
+    fewer than 4 bytes; the content must fit in the input.
+    """
+    inputlen = len(sig)
+    if pos == inputlen or sig[pos] != 0x02:  # integer tag
+        return None
+    pos += 1
+    if pos == inputlen:
+        return None
+    lenbyte = sig[pos]
+    pos += 1
+    if lenbyte & 0x80:
+        lenbyte -= 0x80
+        if lenbyte > inputlen - pos:
+            return None
+        while lenbyte > 0 and sig[pos] == 0:
+            pos += 1
+            lenbyte -= 1
+        if lenbyte >= 4:
+            return None
+        length = int.from_bytes(sig[pos : pos + lenbyte], "big")
+        pos += lenbyte
+    else:
+        length = lenbyte
+    if length > inputlen - pos:
+        return None
+    return pos, length
 
 
 def _der_integer(v: int) -> bytes:

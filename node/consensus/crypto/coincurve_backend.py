@@ -19,7 +19,7 @@ from .backend import (
     parse_der_lax,
 )
 
-NAME = "coincurve"
+name = "coincurve"
 
 SECP256K1_EC_COMPRESSED = 258  # flags from secp256k1.h
 SECP256K1_EC_UNCOMPRESSED = 2
@@ -171,19 +171,3 @@ def pubkey_tweak_add(pubkey: bytes, tweak32: bytes) -> bytes:
         raise ValueError("tweak out of range, or the tweaked public key is infinity")
     return _serialize(tweaked, len(pubkey) == 33)
 
-
-class CoincurveBackend:
-    """libsecp256k1 (via coincurve) behind the :class:`~.backend.CryptoBackend` protocol."""
-
-    name = NAME
-    verify = staticmethod(verify)
-    sign = staticmethod(sign)
-    pubkey_from_secret = staticmethod(pubkey_from_secret)
-    pubkey_is_valid = staticmethod(pubkey_is_valid)
-    pubkey_serialize = staticmethod(pubkey_serialize)
-    secret_is_valid = staticmethod(secret_is_valid)
-    secret_tweak_add = staticmethod(secret_tweak_add)
-    pubkey_tweak_add = staticmethod(pubkey_tweak_add)
-
-
-BACKEND = CoincurveBackend()

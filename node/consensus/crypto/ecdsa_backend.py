@@ -26,7 +26,7 @@ from .backend import (
     secret_in_range,
 )
 
-NAME = "ecdsa"
+name = "ecdsa"
 
 _CURVE = SECP256k1.curve
 _G = SECP256k1.generator  # a PointJacobi with python-ecdsa's precomputed table
@@ -178,19 +178,3 @@ def pubkey_tweak_add(pubkey: bytes, tweak32: bytes) -> bytes:
         raise ValueError("tweaked public key is the point at infinity")
     return _encode_point(*xy, len(pubkey) == 33)
 
-
-class EcdsaBackend:
-    """python-ecdsa behind the :class:`~.backend.CryptoBackend` protocol."""
-
-    name = NAME
-    verify = staticmethod(verify)
-    sign = staticmethod(sign)
-    pubkey_from_secret = staticmethod(pubkey_from_secret)
-    pubkey_is_valid = staticmethod(pubkey_is_valid)
-    pubkey_serialize = staticmethod(pubkey_serialize)
-    secret_is_valid = staticmethod(secret_is_valid)
-    secret_tweak_add = staticmethod(secret_tweak_add)
-    pubkey_tweak_add = staticmethod(pubkey_tweak_add)
-
-
-BACKEND = EcdsaBackend()
