@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from node.consensus import crypto
 from node.consensus.errors import ValidationError
 from node.consensus.hashes import hex_to_hash
 from node.consensus.primitives import OutPoint, Tx
@@ -122,3 +123,19 @@ def test_tx_invalid_vector(prevouts, tx_hex, flags_text):
     for flags_excluding_one in exclude_individual_flags(flags):
         assert scripts_valid(tx, spent, flags_excluding_one), \
             f"fails without {Flag(flags & ~flags_excluding_one)!r}"
+
+
+@pytest.mark.parametrize("backend", crypto.available_backends())
+def test_every_tx_vector_has_the_same_verdict_with_each_backend(backend):
+    previous = crypto.get_backend().name
+    crypto.set_backend(backend)
+    try:
+        for prevouts, tx_hex, flags_text in (p.values for p in _cases("tx_valid.json")):
+            tx = Tx.from_hex(tx_hex)
+            assert scripts_valid(tx, _spent(prevouts), ~parse_flags(flags_text) & ALL), tx_hex
+        for prevouts, tx_hex, flags_text in (p.values for p in _cases("tx_invalid.json")):
+            if flags_text != "BADTX":
+                tx = Tx.from_hex(tx_hex)
+                assert not scripts_valid(tx, _spent(prevouts), parse_flags(flags_text)), tx_hex
+    finally:
+        crypto.set_backend(previous)
