@@ -7,11 +7,9 @@ What can be decided from the transaction alone, before looking up any coin. Rais
 from __future__ import annotations
 
 from .errors import ValidationError
+from .limits import MAX_BLOCK_WEIGHT  # also importable from here, as before
 from .params import MAX_MONEY
 from .primitives import WITNESS_SCALE_FACTOR, Tx
-
-# Core: MAX_BLOCK_WEIGHT (consensus/consensus.h); a tx's stripped size x 4 may not exceed it.
-MAX_BLOCK_WEIGHT = 4_000_000
 
 
 def money_range(value: int) -> bool:

@@ -1,0 +1,581 @@
+"""The chain state: which blocks are known, which chain is active, and the UTXO set at its tip.
+
+Flow of a block (Core's ProcessNewBlock): header checks and a :class:`BlockIndex` entry, then
+context-free and contextual block checks, then the block is stored, then
+:meth:`ChainState.activate_best_chain` connects the most-work chain, disconnecting and
+reconnecting across reorgs. Blocks whose parent is unknown wait in a bounded orphan pool.
+
+Crash safety: block data, undo data, index records and the ``tip`` marker go to the block store
+in one batch per block; UTXO changes live in a cache that is flushed in one batch together with
+its best-block marker. On start, the blocks between the UTXO set's best block and the tip marker
+are replayed (disconnected with undo data, reconnected from stored blocks), so a ``kill -9`` at
+any instant leaves a datadir that reaches the same state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol
+
+from node.consensus.block_check import (
+    block_script_flags,
+    check_block,
+    check_block_header,
+    contextual_check_block,
+    contextual_check_block_header,
+)
+from node.consensus.coin import Coin
+from node.consensus.errors import ValidationError
+from node.consensus.hashes import hash_to_hex
+from node.consensus.limits import MAX_BLOCK_SIGOPS_COST
+from node.consensus.params import Params
+from node.consensus.pow import get_next_work_required
+from node.consensus.primitives import Block, BlockHeader, OutPoint, Tx
+from node.consensus.script.errors import ScriptError, script_error_string
+from node.consensus.script.interpreter import verify_input
+from node.consensus.script.sighash import PrecomputedTxData
+from node.consensus.script.sigops import tx_sigop_cost
+from node.consensus.serialize import from_bytes
+from node.consensus.tx_verify import (
+    calculate_sequence_locks,
+    check_tx_inputs,
+    evaluate_sequence_locks,
+)
+from node.storage import close_datadir, open_datadir
+from node.storage.codec import decode_block_undo, encode_block_undo
+from node.storage.coins import CoinsCache
+
+from .index import (
+    FAILED_CHILD,
+    FAILED_VALID,
+    HAVE_DATA,
+    HAVE_UNDO,
+    VALID_SCRIPTS,
+    VALID_TRANSACTIONS,
+    BlockIndex,
+    find_fork,
+)
+
+log = logging.getLogger(__name__)
+
+TIP_MARKER = "tip"
+DEFAULT_CACHE_BYTES = 256 << 20
+DEFAULT_FLUSH_INTERVAL_BLOCKS = 2_000
+MAX_ORPHAN_BLOCKS = 100
+
+# Reasons that say the block's data was mangled, not that its header commits to something
+# invalid: such a block is rejected but its header is not marked failed (Core: BLOCK_MUTATED),
+# so the real block can still arrive.
+_MUTATION_REASONS = frozenset({
+    "bad-txnmrklroot", "bad-txns-duplicate", "bad-witness-nonce-size",
+    "bad-witness-merkle-match", "unexpected-witness",
+})
+
+
+class ChainListener(Protocol):
+    """What the mempool, indexes and relay subscribe to. Called after the state changed."""
+
+    def block_connected(self, block: Block, index: BlockIndex) -> None: ...
+
+    def block_disconnected(self, block: Block, index: BlockIndex) -> None: ...
+
+
+class ChainState:
+    def __init__(self, params: Params, datadir: Path, *,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES,
+                 flush_interval_blocks: int = DEFAULT_FLUSH_INTERVAL_BLOCKS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.params = params
+        self.datadir = Path(datadir)
+        self.cache_bytes = cache_bytes
+        self.flush_interval_blocks = flush_interval_blocks
+        self.clock = clock
+        self.listeners: list[ChainListener] = []
+
+        self._lock, self.blocks, self._coins_db = open_datadir(self.datadir)
+        try:
+            self.coins = CoinsCache(self._coins_db)
+            self.index: dict[bytes, BlockIndex] = {}
+            self.active: list[BlockIndex] = []
+            self._candidates: set[BlockIndex] = set()
+            self._unlinked: dict[bytes, list[BlockIndex]] = {}  # prev hash -> children with data
+            self._orphans: OrderedDict[bytes, Block] = OrderedDict()  # hash -> block
+            # Why blocks failed in this run (the index keeps only the fact that they did).
+            self.invalid_reasons: dict[bytes, str] = {}
+            self._sequence = 0
+            self._blocks_since_flush = 0
+            self._load()
+        except BaseException:
+            close_datadir(self._lock, self.blocks, self._coins_db)
+            raise
+
+    # -- queries ---------------------------------------------------------------------------
+    @property
+    def tip(self) -> BlockIndex:
+        return self.active[-1]
+
+    @property
+    def height(self) -> int:
+        return len(self.active) - 1
+
+    def best_header(self) -> BlockIndex:
+        return max((i for i in self.index.values() if not i.is_failed()),
+                   key=lambda i: (i.chainwork, -i.sequence))
+
+    def at_height(self, height: int) -> BlockIndex | None:
+        return self.active[height] if 0 <= height < len(self.active) else None
+
+    def is_active(self, index: BlockIndex) -> bool:
+        return index.height < len(self.active) and self.active[index.height] is index
+
+    def read_block(self, index_or_hash: BlockIndex | bytes) -> Block | None:
+        h = index_or_hash.hash if isinstance(index_or_hash, BlockIndex) else index_or_hash
+        raw = self.blocks.get_block(h)
+        return None if raw is None else from_bytes(Block, raw)
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        return self.coins.get_coin(outpoint)
+
+    # -- accepting headers and blocks -------------------------------------------------------
+    def process_headers(self, headers: Iterable[BlockHeader]) -> list[BlockIndex]:
+        """Accept a run of headers (headers-first sync). Raises on the first invalid one."""
+        return [self._accept_header(h) for h in headers]
+
+    def process_block(self, block: Block) -> BlockIndex | None:
+        """Validate and store ``block`` and make the best chain active. Returns its index, or
+        None when its parent is unknown (it waits in the orphan pool). Raises ValidationError
+        with Core's reject reason if the block is invalid."""
+        prev_hash = block.header.prev_hash
+        if block.hash not in self.index and prev_hash not in self.index:
+            self._add_orphan(block)
+            return None
+        index = self._accept_block(block)
+        self.activate_best_chain()
+        self._process_orphans(index.hash)
+        if index.status & FAILED_VALID:
+            raise ValidationError(self.invalid_reasons.get(index.hash, "invalid"))
+        if index.status & FAILED_CHILD:
+            raise ValidationError("bad-prevblk")
+        return index
+
+    def _add_orphan(self, block: Block) -> None:
+        # Context-free checks first: only plausible blocks may occupy the pool.
+        check_block(block, self.params)
+        self._orphans[block.hash] = block
+        while len(self._orphans) > MAX_ORPHAN_BLOCKS:
+            self._orphans.popitem(last=False)
+
+    def _process_orphans(self, parent: bytes) -> None:
+        queue = [parent]
+        while queue:
+            p = queue.pop()
+            children = [b for b in self._orphans.values() if b.header.prev_hash == p]
+            for child in children:
+                del self._orphans[child.hash]
+                try:
+                    self._accept_block(child)
+                except ValidationError as e:
+                    log.info("orphan block %s rejected: %s", hash_to_hex(child.hash), e)
+                    continue
+                queue.append(child.hash)
+        self.activate_best_chain()
+
+    def orphan_count(self) -> int:
+        return len(self._orphans)
+
+    def _accept_header(self, header: BlockHeader) -> BlockIndex:
+        existing = self.index.get(header.hash)
+        if existing is not None:
+            if existing.is_failed():
+                raise ValidationError("duplicate", "block is marked invalid")
+            return existing
+        check_block_header(header, self.params)
+        prev = self.index.get(header.prev_hash)
+        if prev is None:
+            raise ValidationError("prev-blk-not-found")
+        if prev.is_failed():
+            raise ValidationError("bad-prevblk")
+        height = prev.height + 1
+        expected_bits = get_next_work_required(
+            prev.height, prev.bits, prev.time, header.time, self.params,
+            lambda h: _bits_and_time(prev.ancestor(h)))
+        contextual_check_block_header(header, height, prev.median_time_past(), expected_bits,
+                                      self.params, int(self.clock()))
+        index = BlockIndex(header, height, prev, sequence=self._next_sequence())
+        self.index[index.hash] = index
+        with self.blocks.batch() as batch:
+            self.blocks.put_index_records({index.hash: index.record()}, batch)
+        return index
+
+    def _accept_block(self, block: Block) -> BlockIndex:
+        index = self._accept_header(block.header)
+        if index.status & HAVE_DATA:
+            return index
+        try:
+            check_block(block, self.params)
+            contextual_check_block(block, index.height, index.prev.median_time_past(),  # type: ignore[union-attr]
+                                   self.params)
+        except ValidationError as e:
+            if e.reason not in _MUTATION_REASONS:
+                self._mark_failed(index, e.reason)
+            raise
+        index.status |= HAVE_DATA | VALID_TRANSACTIONS
+        index.tx_count = len(block.txs)
+        with self.blocks.batch() as batch:
+            self.blocks.put_block(block.hash, block.serialize(), batch)
+            self.blocks.put_index_records({index.hash: index.record()}, batch)
+        self._link(index)
+        return index
+
+    def _link(self, index: BlockIndex) -> None:
+        """Track blocks whose whole ancestry has data: only those can become the tip."""
+        prev = index.prev
+        if prev is not None and prev not in self._candidates and not self.is_active(prev) \
+                and not _linked(prev, self):
+            self._unlinked.setdefault(prev.hash, []).append(index)
+            return
+        stack = [index]
+        while stack:
+            node = stack.pop()
+            if not node.is_failed():
+                self._candidates.add(node)
+            stack.extend(self._unlinked.pop(node.hash, ()))
+
+    # -- chain selection --------------------------------------------------------------------
+    def activate_best_chain(self) -> None:
+        """Make the most-work valid chain active (Core's ActivateBestChain)."""
+        while True:
+            tip = self.tip
+            best = max((c for c in self._candidates if not c.is_failed()),
+                       key=lambda i: (i.chainwork, -i.sequence), default=None)
+            if best is None or best.chainwork <= tip.chainwork:
+                break
+            fork = find_fork(tip, best)
+            while self.tip is not fork:
+                self._disconnect_tip()
+            path = []
+            node = best
+            while node is not fork:
+                path.append(node)
+                node = node.prev  # type: ignore[assignment]
+            for index in reversed(path):
+                try:
+                    self._connect(index)
+                except ValidationError as e:
+                    log.warning("block %s at height %d is invalid: %s",
+                                hash_to_hex(index.hash), index.height, e)
+                    self._mark_failed(index, e.reason)
+                    break  # choose again: another candidate may now be best
+        self._candidates = {c for c in self._candidates
+                            if c.chainwork >= self.tip.chainwork and not c.is_failed()}
+        self._maybe_flush()
+
+    def _mark_failed(self, index: BlockIndex, reason: str) -> None:
+        index.status |= FAILED_VALID
+        self.invalid_reasons[index.hash] = reason
+        failed = {index}
+        records = {index.hash: index.record()}
+        # Descendants are few and invalidity is rare: a scan of the index is fine here.
+        for other in sorted(self.index.values(), key=lambda i: i.height):
+            if other.height > index.height and other.prev in failed:
+                other.status |= FAILED_CHILD
+                failed.add(other)
+                records[other.hash] = other.record()
+        self._candidates -= failed
+        with self.blocks.batch() as batch:
+            self.blocks.put_index_records(records, batch)
+
+    # -- connecting and disconnecting -------------------------------------------------------
+    def _connect(self, index: BlockIndex) -> None:
+        block = self.read_block(index)
+        if block is None:
+            raise RuntimeError(f"block data missing for {index!r}")
+        started = time.perf_counter()
+        undo = self._validate_and_apply(block, index)
+        index.status |= VALID_SCRIPTS | HAVE_UNDO
+        with self.blocks.batch() as batch:
+            self.blocks.put_undo(index.hash, encode_block_undo(undo), batch)
+            self.blocks.put_index_records({index.hash: index.record()}, batch)
+            self.blocks.set_marker(TIP_MARKER, index.hash, batch)
+        self.coins.best_block = index.hash
+        self.active.append(index)
+        self._blocks_since_flush += 1
+        log.info("connected block %d %s (%d txs) in %.1f ms", index.height,
+                 hash_to_hex(index.hash), len(block.txs), (time.perf_counter() - started) * 1e3)
+        for listener in self.listeners:
+            listener.block_connected(block, index)
+
+    def _validate_and_apply(self, block: Block, index: BlockIndex,
+                            verify: bool = True) -> list[list[Coin]]:
+        """Core's ConnectBlock: check every input against the UTXO set, amounts, BIP68
+        sequence locks, sigop cost and scripts; then spend and create coins in the cache.
+        With ``verify=False`` (replay of blocks connected before a crash) only apply."""
+        params = self.params
+        height = index.height
+        view = _BlockView(self.coins)
+        undo: list[list[Coin]] = []
+        fees = 0
+        sigop_cost = 0
+        flags = int(block_script_flags(height, params, index.hash))
+        enforce_bip68 = height >= params.csv_height
+        prev_mtp = index.prev.median_time_past() if index.prev else 0
+        script_checks: list[tuple[Tx, list[Coin]]] = []
+        # BIP30 (no tx may overwrite an unspent output) is implied by BIP34's unique coinbases;
+        # before BIP34 it is checked, with Core's two historical exceptions on mainnet.
+        enforce_bip30 = height < params.bip34_height and not _bip30_exception(index, params)
+
+        for tx_pos, tx in enumerate(block.txs):
+            coins: list[Coin] = []
+            if tx_pos > 0:
+                for txin in tx.vin:
+                    coin = view.get(txin.prevout)
+                    if coin is None:
+                        raise ValidationError("bad-txns-inputs-missingorspent",
+                                              f"{hash_to_hex(tx.txid)} spends {txin.prevout}")
+                    coins.append(coin)
+                if verify:
+                    fees += check_tx_inputs(tx, coins, height, params)
+                    if enforce_bip68 and tx.version & 0xFFFFFFFF >= 2:
+                        lock = calculate_sequence_locks(
+                            tx, True, [c.height for c in coins],
+                            lambda h: index.ancestor(max(h - 1, 0)).median_time_past())
+                        if not evaluate_sequence_locks(height, prev_mtp, lock):
+                            raise ValidationError("bad-txns-nonfinal",
+                                                  "contains a non-BIP68-final transaction")
+            if verify:
+                sigop_cost += tx_sigop_cost(tx, [c.txout for c in coins], flags)
+                if sigop_cost > MAX_BLOCK_SIGOPS_COST:
+                    raise ValidationError("bad-blk-sigops", "too many sigops")
+                if coins:
+                    script_checks.append((tx, coins))
+            if enforce_bip30 and verify:
+                for n in range(len(tx.vout)):
+                    if view.get(OutPoint(tx.txid, n)) is not None:
+                        raise ValidationError("bad-txns-BIP30",
+                                              "tried to overwrite transaction")
+            for txin in tx.vin if tx_pos > 0 else ():
+                view.spend(txin.prevout)
+            if tx_pos > 0:
+                undo.append(coins)
+            is_coinbase = tx_pos == 0
+            for n, out in enumerate(tx.vout):
+                # Provably unspendable outputs never enter the UTXO set (Core: IsUnspendable).
+                if out.script_pubkey[:1] == b"\x6a" or len(out.script_pubkey) > 10_000:
+                    continue
+                view.add(OutPoint(tx.txid, n), Coin(out, height, is_coinbase))
+
+        if verify:
+            reward = sum(o.value for o in block.txs[0].vout)
+            limit = fees + params.block_subsidy(height)
+            if reward > limit:
+                raise ValidationError("bad-cb-amount",
+                                      f"coinbase pays too much (actual={reward} vs limit={limit})")
+            self._check_scripts(script_checks, flags)
+        view.commit()
+        return undo
+
+    @staticmethod
+    def _check_scripts(checks: list[tuple[Tx, list[Coin]]], flags: int) -> None:
+        for tx, coins in checks:
+            cache = PrecomputedTxData(tx)
+            for n, coin in enumerate(coins):
+                try:
+                    verify_input(tx, n, coin.script_pubkey, coin.value, flags, cache)
+                except ScriptError as e:
+                    raise ValidationError(
+                        f"mandatory-script-verify-flag-failed ({script_error_string(e.err)})",
+                        f"input {n} of {hash_to_hex(tx.txid)}") from None
+
+    def _disconnect_tip(self) -> None:
+        index = self.tip
+        block = self.read_block(index)
+        raw_undo = self.blocks.get_undo(index.hash)
+        if block is None or raw_undo is None:
+            raise RuntimeError(f"cannot disconnect {index!r}: block or undo data missing")
+        self._unapply(block, decode_block_undo(raw_undo))
+        prev = index.prev
+        assert prev is not None, "the genesis block is never disconnected"
+        with self.blocks.batch() as batch:
+            self.blocks.set_marker(TIP_MARKER, prev.hash, batch)
+        self.coins.best_block = prev.hash
+        self.active.pop()
+        self._candidates.add(index)  # still valid: may become best again
+        self._blocks_since_flush += 1
+        log.info("disconnected block %d %s", index.height, hash_to_hex(index.hash))
+        for listener in self.listeners:
+            listener.block_disconnected(block, index)
+
+    def _unapply(self, block: Block, undo: list[list[Coin]]) -> None:
+        """Core's DisconnectBlock: remove the block's outputs, restore what it spent."""
+        if len(undo) != len(block.txs) - 1:
+            raise RuntimeError("undo data does not match the block")
+        for tx_pos in range(len(block.txs) - 1, -1, -1):
+            tx = block.txs[tx_pos]
+            for n in range(len(tx.vout)):
+                self.coins.spend_coin(OutPoint(tx.txid, n))
+            if tx_pos > 0:
+                spent = undo[tx_pos - 1]
+                for txin, coin in zip(reversed(tx.vin), reversed(spent), strict=True):
+                    self.coins.add_coin(txin.prevout, coin, possible_overwrite=True)
+
+    # -- persistence ----------------------------------------------------------------------
+    def _maybe_flush(self) -> None:
+        if self._blocks_since_flush >= self.flush_interval_blocks or \
+                self.coins.memory_usage() > self.cache_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the UTXO cache and its best-block marker in one atomic batch."""
+        self.coins.flush(sync=True)
+        self._blocks_since_flush = 0
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            close_datadir(self._lock, self.blocks, self._coins_db)
+
+    def __enter__(self) -> ChainState:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _next_sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    def _load(self) -> None:
+        records = [BlockIndex.parse_record(raw) for _, raw in self.blocks.iter_index_records()]
+        if not records:
+            self._init_genesis()
+            return
+        records.sort(key=lambda r: r[1])
+        for header, height, status, tx_count in records:
+            prev = self.index.get(header.prev_hash)
+            if prev is None and height != 0:
+                raise RuntimeError("block index is inconsistent: a block's parent is missing; "
+                                   "run `minicash-node reindex-chainstate`")
+            idx = BlockIndex(header, height, prev, status, tx_count, self._next_sequence())
+            self.index[idx.hash] = idx
+        tip_hash = self.blocks.get_marker(TIP_MARKER)
+        genesis = self.index[self.params.genesis.hash]
+        tip = self.index.get(tip_hash) if tip_hash else genesis
+        if tip is None:
+            raise RuntimeError("the tip marker names an unknown block; "
+                               "run `minicash-node reindex-chainstate`")
+        self.active = [tip.ancestor(h) for h in range(tip.height + 1)]
+        for idx in sorted(self.index.values(), key=lambda i: i.height):
+            if idx.status & HAVE_DATA and not self.is_active(idx):
+                self._link(idx)
+        self._replay()
+        self.activate_best_chain()
+
+    def _init_genesis(self) -> None:
+        genesis = self.params.genesis
+        index = BlockIndex(genesis.header, 0, None,
+                           HAVE_DATA | VALID_TRANSACTIONS | VALID_SCRIPTS,
+                           len(genesis.txs), self._next_sequence())
+        self.index[index.hash] = index
+        with self.blocks.batch() as batch:
+            self.blocks.put_block(index.hash, genesis.serialize(), batch)
+            self.blocks.put_index_records({index.hash: index.record()}, batch)
+            self.blocks.set_marker(TIP_MARKER, index.hash, batch)
+        self.active = [index]
+        # Like Core, the genesis coinbase is not spendable: the UTXO set starts empty.
+        self.coins.best_block = index.hash
+        self.flush()
+
+    def _replay(self) -> None:
+        """Bring the UTXO set from its flushed best block to the tip marker (Core's
+        ReplayBlocks): undo blocks connected after a flush on a branch since abandoned, then
+        roll forward the blocks connected since the flush, without re-verifying them."""
+        coins_best = self.coins.best_block
+        tip = self.tip
+        if coins_best == tip.hash:
+            return
+        old = self.index.get(coins_best) if coins_best else None
+        if old is None:
+            raise RuntimeError("the UTXO set's best block is unknown; "
+                               "run `minicash-node reindex-chainstate`")
+        fork = find_fork(old, tip)
+        log.info("replaying blocks: UTXO set at height %d, tip at %d", old.height, tip.height)
+        node = old
+        while node is not fork:
+            block = self.read_block(node)
+            raw_undo = self.blocks.get_undo(node.hash)
+            if block is None or raw_undo is None:
+                raise RuntimeError("cannot replay: block or undo data missing; "
+                                   "run `minicash-node reindex-chainstate`")
+            self._unapply(block, decode_block_undo(raw_undo))
+            node = node.prev  # type: ignore[assignment]
+        for h in range(fork.height + 1, tip.height + 1):
+            index = self.active[h]
+            block = self.read_block(index)
+            if block is None:
+                raise RuntimeError("cannot replay: block data missing; "
+                                   "run `minicash-node reindex-chainstate`")
+            self._validate_and_apply(block, index, verify=False)
+        self.coins.best_block = tip.hash
+        self.flush()
+
+
+def _bits_and_time(index: BlockIndex) -> tuple[int, int]:
+    return index.bits, index.time
+
+
+def _linked(index: BlockIndex, chain: ChainState) -> bool:
+    """Whether ``index`` and all its ancestors have block data (ancestors on the active chain
+    are known to)."""
+    node: BlockIndex | None = index
+    while node is not None and not chain.is_active(node):
+        if not node.status & HAVE_DATA or node.is_failed():
+            return False
+        node = node.prev
+    return True
+
+
+def _bip30_exception(index: BlockIndex, params: Params) -> bool:
+    # Core: two mainnet blocks (91842, 91880) duplicated earlier coinbases before BIP30.
+    return params.name == "main" and index.height in (91842, 91880)
+
+
+class _BlockView:
+    """UTXO changes of one block, applied to the cache only if the whole block is valid
+    (Core connects into a child CCoinsViewCache for the same reason)."""
+
+    __slots__ = ("base", "added", "spent")
+
+    def __init__(self, base: CoinsCache) -> None:
+        self.base = base
+        self.added: dict[OutPoint, Coin] = {}
+        self.spent: set[OutPoint] = set()
+
+    def get(self, outpoint: OutPoint) -> Coin | None:
+        coin = self.added.get(outpoint)
+        if coin is not None:
+            return coin
+        if outpoint in self.spent:
+            return None
+        return self.base.get_coin(outpoint)
+
+    def spend(self, outpoint: OutPoint) -> None:
+        if self.added.pop(outpoint, None) is None:
+            self.spent.add(outpoint)
+
+    def add(self, outpoint: OutPoint, coin: Coin) -> None:
+        self.added[outpoint] = coin
+
+    def commit(self) -> None:
+        for outpoint in self.spent:
+            self.base.spend_coin(outpoint)
+        for outpoint, coin in self.added.items():
+            # Pre-BIP34 duplicate coinbases overwrite (Core's possible_overwrite for them).
+            self.base.add_coin(outpoint, coin, possible_overwrite=True)
+
+
+__all__ = ["ChainState", "ChainListener"]
