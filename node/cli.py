@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+
 import click
 
 from node import __version__
+from node.chain.chainstate import ChainState
+from node.chain.importer import ImportStats, import_files
 from node.consensus.hashes import hash_to_hex
-from node.consensus.params import NETWORKS, get_params
+from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
+from node.storage.errors import StorageError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,3 +51,99 @@ def info(network: str) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:{width}}  {value}")
+
+
+# -- offline commands on a datadir -------------------------------------------------------------
+
+def _datadir_option(f):
+    return click.option("--datadir", type=click.Path(file_okay=False, path_type=Path),
+                        help="Data directory (default ~/.minicash/<network>).")(f)
+
+
+def _network_option(f):
+    return click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest",
+                        show_default=True, help="Which network's rules and magic to use.")(f)
+
+
+def _open_chain(network: str, datadir: Path | None, **kwargs) -> ChainState:
+    params = get_params(network)
+    path = datadir or default_datadir(network)
+    try:
+        return ChainState(params, path, **kwargs)
+    except (StorageError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def default_datadir(network: str) -> Path:
+    return Path.home() / ".minicash" / network
+
+
+@main.command("import")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_network_option
+@_datadir_option
+def import_cmd(files: tuple[Path, ...], network: str, datadir: Path | None) -> None:
+    """Import blocks from Bitcoin Core's blk*.dat files (any order; resumable)."""
+    chain = _open_chain(network, datadir)
+    total = sum(f.stat().st_size for f in files) or 1
+    started = last = time.monotonic()
+
+    def progress(stats: ImportStats) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < 0.5:
+            return
+        last = now
+        rate = stats.imported / max(now - started, 1e-9)
+        click.echo(f"\rheight {chain.height:>8}  imported {stats.imported:>8}  "
+                   f"{rate:8.0f} blocks/s  {100 * stats.bytes_read / total:5.1f}%", nl=False,
+                   err=True)
+
+    try:
+        stats = import_files(chain, list(files), progress)
+    except KeyboardInterrupt:
+        chain.close()
+        click.echo(f"\ninterrupted at height {chain.height}; run the same command again to "
+                   f"resume", err=True)
+        sys.exit(130)
+    except (StorageError, RuntimeError) as e:
+        chain.close()
+        raise click.ClickException(str(e)) from None
+    elapsed = time.monotonic() - started
+    chain.close()
+    click.echo("", err=True)
+    for block_hash, reason in stats.invalid:
+        click.echo(f"invalid block {block_hash}: {reason}", err=True)
+    click.echo(f"imported {stats.imported} blocks ({stats.skipped} already stored, "
+               f"{len(stats.invalid)} invalid, {stats.unconnected} without a parent) "
+               f"in {elapsed:.1f} s")
+    click.echo(f"height {chain.height}")
+    click.echo(f"tip {hash_to_hex(chain.tip.hash)}")
+
+
+@main.command("utxo-stats")
+@_network_option
+@_datadir_option
+def utxo_stats_cmd(network: str, datadir: Path | None) -> None:
+    """Count, total amount and hash of the UTXO set, and its best block."""
+    with _open_chain(network, datadir) as chain:
+        chain.flush()
+        stats = chain.utxo_stats()
+        height = chain.index[stats.best_block].height
+    click.echo(f"best block   {hash_to_hex(stats.best_block)}")
+    click.echo(f"height       {height}")
+    click.echo(f"utxos        {stats.count}")
+    click.echo(f"total amount {stats.total_amount / COIN:.8f}")
+    click.echo(f"hash         {stats.hash_serialized}")
+
+
+@main.command("reindex-chainstate")
+@_network_option
+@_datadir_option
+def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
+    """Rebuild the UTXO set by reconnecting every stored block, fully validated."""
+    started = time.monotonic()
+    with _open_chain(network, datadir, reindex_chainstate=True) as chain:
+        click.echo(f"reindexed to height {chain.height} in {time.monotonic() - started:.1f} s")
+        click.echo(f"tip {hash_to_hex(chain.tip.hash)}")

@@ -47,7 +47,7 @@ from node.consensus.tx_verify import (
 )
 from node.storage import close_datadir, open_datadir
 from node.storage.codec import decode_block_undo, encode_block_undo
-from node.storage.coins import CoinsCache
+from node.storage.coins import CoinsCache, UtxoStats
 
 from .index import (
     FAILED_CHILD,
@@ -63,6 +63,7 @@ from .index import (
 log = logging.getLogger(__name__)
 
 TIP_MARKER = "tip"
+REINDEX_MARKER = "reindex"
 DEFAULT_CACHE_BYTES = 256 << 20
 DEFAULT_FLUSH_INTERVAL_BLOCKS = 2_000
 MAX_ORPHAN_BLOCKS = 100
@@ -88,7 +89,8 @@ class ChainState:
     def __init__(self, params: Params, datadir: Path, *,
                  cache_bytes: int = DEFAULT_CACHE_BYTES,
                  flush_interval_blocks: int = DEFAULT_FLUSH_INTERVAL_BLOCKS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 reindex_chainstate: bool = False) -> None:
         self.params = params
         self.datadir = Path(datadir)
         self.cache_bytes = cache_bytes
@@ -108,7 +110,7 @@ class ChainState:
             self.invalid_reasons: dict[bytes, str] = {}
             self._sequence = 0
             self._blocks_since_flush = 0
-            self._load()
+            self._load(reindex_chainstate)
         except BaseException:
             close_datadir(self._lock, self.blocks, self._coins_db)
             raise
@@ -139,6 +141,11 @@ class ChainState:
 
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
         return self.coins.get_coin(outpoint)
+
+    def utxo_stats(self) -> UtxoStats:
+        """Count, amount and hash of the UTXO set at the tip (flushes the cache first)."""
+        self.flush()
+        return self._coins_db.stats()
 
     # -- accepting headers and blocks -------------------------------------------------------
     def process_headers(self, headers: Iterable[BlockHeader]) -> list[BlockIndex]:
@@ -449,7 +456,7 @@ class ChainState:
         self._sequence += 1
         return self._sequence
 
-    def _load(self) -> None:
+    def _load(self, reindex: bool) -> None:
         records = [BlockIndex.parse_record(raw) for _, raw in self.blocks.iter_index_records()]
         if not records:
             self._init_genesis()
@@ -462,8 +469,13 @@ class ChainState:
                                    "run `minicash-node reindex-chainstate`")
             idx = BlockIndex(header, height, prev, status, tx_count, self._next_sequence())
             self.index[idx.hash] = idx
+        genesis = self.index.get(self.params.genesis.hash)
+        if genesis is None:
+            raise RuntimeError(f"this datadir holds another network's chain, not "
+                               f"{self.params.name}'s")
+        if reindex or self.blocks.get_marker(REINDEX_MARKER) is not None:
+            self._reset_for_reindex(genesis)
         tip_hash = self.blocks.get_marker(TIP_MARKER)
-        genesis = self.index[self.params.genesis.hash]
         tip = self.index.get(tip_hash) if tip_hash else genesis
         if tip is None:
             raise RuntimeError("the tip marker names an unknown block; "
@@ -474,6 +486,27 @@ class ChainState:
                 self._link(idx)
         self._replay()
         self.activate_best_chain()
+        if self.blocks.get_marker(REINDEX_MARKER) is not None:
+            self.flush()
+            with self.blocks.batch() as batch:
+                self.blocks.delete_marker(REINDEX_MARKER, batch)
+
+    def _reset_for_reindex(self, genesis: BlockIndex) -> None:
+        """reindex-chainstate: empty the UTXO set and forget which blocks were connected or
+        judged invalid, so that loading reconnects every stored block with full validation.
+        The marker makes a crash in the middle resume the reindex on the next start."""
+        with self.blocks.batch() as batch:
+            self.blocks.set_marker(REINDEX_MARKER, b"\x01", batch)
+        self._coins_db.wipe(genesis.hash)
+        self.coins = CoinsCache(self._coins_db)
+        keep = ~(VALID_SCRIPTS | HAVE_UNDO | FAILED_VALID | FAILED_CHILD)
+        for idx in self.index.values():
+            if idx is not genesis:
+                idx.status &= keep
+        with self.blocks.batch() as batch:
+            self.blocks.put_index_records({i.hash: i.record() for i in self.index.values()},
+                                          batch)
+            self.blocks.set_marker(TIP_MARKER, genesis.hash, batch)
 
     def _init_genesis(self) -> None:
         genesis = self.params.genesis

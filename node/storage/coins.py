@@ -140,6 +140,25 @@ class CoinsDB:
         self._write(((coin_key(op.txid, op.n), coin) for op, coin in changes.items()),
                     best_block, sync)
 
+    def wipe(self, best_block: bytes, chunk: int = 100_000) -> None:
+        """Delete every coin, in batches of ``chunk`` so memory stays bounded, then set the
+        best block. Not atomic as a whole: the caller marks the wipe in progress elsewhere
+        (reindex-chainstate keeps a marker in the block store) and redoes it after a crash."""
+        keys: list[bytes] = []
+        for key, _ in self.db.iterate(COIN_PREFIX):
+            keys.append(key)
+            if len(keys) >= chunk:
+                self._delete_keys(keys)
+                keys = []
+        self._delete_keys(keys)
+        self._write((), best_block, sync=True)
+
+    def _delete_keys(self, keys: list[bytes]) -> None:
+        batch = self.db.new_batch()
+        for key in keys:
+            batch.delete(key)
+        self.db.write(batch, False)
+
     def _write(self, changes: Iterable[tuple[bytes, Coin | None]], best_block: bytes,
                sync: bool) -> None:
         if len(best_block) != 32:
