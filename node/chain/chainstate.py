@@ -108,6 +108,7 @@ class ChainState:
             self._orphans: OrderedDict[bytes, Block] = OrderedDict()  # hash -> block
             # Why blocks failed in this run (the index keeps only the fact that they did).
             self.invalid_reasons: dict[bytes, str] = {}
+            self._just_accepted: dict[bytes, Block] = {}  # within one process_block call
             self._sequence = 0
             self._blocks_since_flush = 0
             self._load(reindex_chainstate)
@@ -152,17 +153,21 @@ class ChainState:
         """Accept a run of headers (headers-first sync). Raises on the first invalid one."""
         return [self._accept_header(h) for h in headers]
 
-    def process_block(self, block: Block) -> BlockIndex | None:
+    def process_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
         """Validate and store ``block`` and make the best chain active. Returns its index, or
         None when its parent is unknown (it waits in the orphan pool). Raises ValidationError
-        with Core's reject reason if the block is invalid."""
+        with Core's reject reason if the block is invalid. ``raw``, the block's serialization
+        when the caller has it (from the wire or a file), saves serializing it again."""
         prev_hash = block.header.prev_hash
         if block.hash not in self.index and prev_hash not in self.index:
             self._add_orphan(block)
             return None
-        index = self._accept_block(block)
-        self.activate_best_chain()
-        self._process_orphans(index.hash)
+        try:
+            index = self._accept_block(block, raw)
+            self.activate_best_chain()
+            self._process_orphans(index.hash)
+        finally:
+            self._just_accepted.clear()
         if index.status & FAILED_VALID:
             raise ValidationError(self.invalid_reasons.get(index.hash, "invalid"))
         if index.status & FAILED_CHILD:
@@ -218,7 +223,7 @@ class ChainState:
             self.blocks.put_index_records({index.hash: index.record()}, batch)
         return index
 
-    def _accept_block(self, block: Block) -> BlockIndex:
+    def _accept_block(self, block: Block, raw: bytes | None = None) -> BlockIndex:
         index = self._accept_header(block.header)
         if index.status & HAVE_DATA:
             return index
@@ -233,8 +238,11 @@ class ChainState:
         index.status |= HAVE_DATA | VALID_TRANSACTIONS
         index.tx_count = len(block.txs)
         with self.blocks.batch() as batch:
-            self.blocks.put_block(block.hash, block.serialize(), batch)
+            self.blocks.put_block(block.hash, raw if raw is not None else block.serialize(),
+                                  batch)
             self.blocks.put_index_records({index.hash: index.record()}, batch)
+        # Connecting usually follows at once: spare it reading the block back from disk.
+        self._just_accepted[index.hash] = block
         self._link(index)
         return index
 
@@ -298,7 +306,7 @@ class ChainState:
 
     # -- connecting and disconnecting -------------------------------------------------------
     def _connect(self, index: BlockIndex) -> None:
-        block = self.read_block(index)
+        block = self._just_accepted.pop(index.hash, None) or self.read_block(index)
         if block is None:
             raise RuntimeError(f"block data missing for {index!r}")
         started = time.perf_counter()

@@ -98,7 +98,7 @@ def _import_one(chain: ChainState, position: _Position, raw: bytes,
         else:
             try:
                 block = from_bytes(Block, raw)
-                chain.process_block(block)
+                chain.process_block(block, raw)
                 stats.imported += 1
             except DecodeError as e:
                 stats.invalid.append((header.hash[::-1].hex(), f"undecodable block: {e}"))

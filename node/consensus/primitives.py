@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .errors import DecodeError
 from .hashes import hash_to_hex, sha256d
-from .serialize import ByteReader, compact_size, from_bytes
+from .serialize import MAX_SIZE, ByteReader, compact_size, from_bytes
 
 # Bitcoin Core: WITNESS_SCALE_FACTOR (consensus/consensus.h)
 WITNESS_SCALE_FACTOR = 4
@@ -143,38 +143,73 @@ class Tx:
 
     @classmethod
     def parse(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
-        """Parse like Core's UnserializeTransaction, including its witness-flag quirks."""
-        start = r.pos
-        version = r.i32()
-        flags = 0
-        vin = [TxIn.parse(r) for _ in range(_read_count(r, _MIN_TXIN_SIZE, "input"))]
-        vout: list[TxOut] = []
-        if not vin and allow_witness:
-            # An empty input list is the BIP144 marker; the next byte is the flag.
-            flags = r.u8()
-            if flags != 0:
-                vin = [TxIn.parse(r) for _ in range(_read_count(r, _MIN_TXIN_SIZE, "input"))]
-                vout = [TxOut.parse(r) for _ in range(_read_count(r, _MIN_TXOUT_SIZE, "output"))]
+        """Parse like Core's UnserializeTransaction, including its witness-flag quirks.
+
+        Written as one function over the raw bytes, not ByteReader calls per field: parsing
+        is on every path a transaction takes (wire, block import, mempool)."""
+        data = r.data
+        start = pos = r.pos
+        try:
+            (version,) = _I32_AT(data, pos)
+            pos += 4
+            flags = 0
+            vin, pos = _parse_inputs(data, pos)
+            vout: list[TxOut] = []
+            if not vin and allow_witness:
+                # An empty input list is the BIP144 marker; the next byte is the flag.
+                flags = data[pos]
+                pos += 1
+                if flags != 0:
+                    vin, pos = _parse_inputs(data, pos)
+                    vout, pos = _parse_outputs(data, pos)
+            else:
+                vout, pos = _parse_outputs(data, pos)
+            witness_bytes = 0
+            wstart = pos
+            witnesses: list[tuple[bytes, ...]] = []
+            if flags & 1 and allow_witness:
+                flags ^= 1
+                for _ in vin:
+                    n, pos = _compact_at(data, pos)
+                    if n > len(data) - pos:
+                        raise DecodeError(f"witness item count {n} exceeds the bytes left")
+                    items = []
+                    for _ in range(n):
+                        size, pos = _compact_at(data, pos)
+                        end = pos + size
+                        if end > len(data):
+                            raise DecodeError("truncated witness item")
+                        items.append(data[pos:end])
+                        pos = end
+                    witnesses.append(tuple(items))
+                witness_bytes = pos - wstart
+                if not any(witnesses):
+                    raise DecodeError("superfluous witness record")
+            if flags:
+                raise DecodeError("unknown transaction optional data")
+            (locktime,) = _U32_AT(data, pos)
+            pos += 4
+        except (IndexError, struct.error):
+            raise DecodeError(f"truncated transaction at offset {start}") from None
+        r.pos = pos
+        if witnesses:
+            inputs = tuple(TxIn(OutPoint(txid, n), script, seq, w)
+                           for (txid, n, script, seq), w in zip(vin, witnesses, strict=True))
         else:
-            vout = [TxOut.parse(r) for _ in range(_read_count(r, _MIN_TXOUT_SIZE, "output"))]
-        witness_bytes = 0
-        if flags & 1 and allow_witness:
-            flags ^= 1
-            wstart = r.pos
-            for i, txin in enumerate(vin):
-                n = _read_count(r, 1, "witness item")
-                vin[i] = TxIn(txin.prevout, txin.script_sig, txin.sequence,
-                              tuple(r.var_bytes() for _ in range(n)))
-            witness_bytes = r.pos - wstart
-            if not any(txin.witness for txin in vin):
-                raise DecodeError("superfluous witness record")
-        if flags:
-            raise DecodeError("unknown transaction optional data")
-        locktime = r.u32()
-        tx = cls(version, tuple(vin), tuple(vout), locktime)
-        total = r.pos - start
+            inputs = tuple(TxIn(OutPoint(txid, n), script, seq) for txid, n, script, seq in vin)
+        tx = cls(version, inputs, tuple(vout), locktime)
+        total = pos - start
         # Base size excludes the 2-byte marker/flag and the witnesses (BIP141).
         _set(tx, "_sizes", (total - witness_bytes - 2 if witness_bytes else total, total))
+        # The parser accepts only canonical encodings, so the bytes just read are exactly what
+        # serialize() would write: hash them now rather than re-serializing later.
+        if witness_bytes:
+            _set(tx, "_txid", sha256d(data[start:start + 4] + data[start + 6:wstart]
+                                      + data[pos - 4:pos]))
+            _set(tx, "_wtxid", sha256d(data[start:pos]))
+        else:
+            _set(tx, "_txid", sha256d(data[start:pos]))
+            _set(tx, "_wtxid", tx._txid)
         return tx
 
     @classmethod
@@ -226,6 +261,74 @@ class Tx:
 
     def is_coinbase(self) -> bool:
         return len(self.vin) == 1 and self.vin[0].prevout.is_null()
+
+
+_I32_AT = struct.Struct("<i").unpack_from
+_U32_AT = struct.Struct("<I").unpack_from
+_I64_AT = struct.Struct("<q").unpack_from
+_U16_AT = struct.Struct("<H").unpack_from
+_U64_AT = struct.Struct("<Q").unpack_from
+
+
+def _compact_at(data: bytes, pos: int) -> tuple[int, int]:
+    """A canonical CompactSize at ``pos`` (no larger than MAX_SIZE): (value, next pos)."""
+    first = data[pos]
+    if first < 0xFD:
+        return first, pos + 1
+    if first == 0xFD:
+        (v,) = _U16_AT(data, pos + 1)
+        pos += 3
+        low = 0xFD
+    elif first == 0xFE:
+        (v,) = _U32_AT(data, pos + 1)
+        pos += 5
+        low = 0x10000
+    else:
+        (v,) = _U64_AT(data, pos + 1)
+        pos += 9
+        low = 0x100000000
+    if v < low:
+        raise DecodeError("non-canonical CompactSize")
+    if v > MAX_SIZE:
+        raise DecodeError(f"CompactSize {v} exceeds the maximum {MAX_SIZE}")
+    return v, pos
+
+
+def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, int]], int]:
+    """Inputs as (txid, index, scriptSig, sequence): the TxIn objects are built once the
+    witnesses, which come after the outputs, are known."""
+    n, pos = _compact_at(data, pos)
+    if n * _MIN_TXIN_SIZE > len(data) - pos:
+        raise DecodeError(f"input count {n} exceeds the bytes left ({len(data) - pos})")
+    vin = []
+    for _ in range(n):
+        txid = data[pos:pos + 32]
+        (index,) = _U32_AT(data, pos + 32)
+        size, pos = _compact_at(data, pos + 36)
+        end = pos + size
+        if end + 4 > len(data):
+            raise DecodeError("truncated input")
+        script_sig = data[pos:end]
+        (sequence,) = _U32_AT(data, end)
+        pos = end + 4
+        vin.append((txid, index, script_sig, sequence))
+    return vin, pos
+
+
+def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int]:
+    n, pos = _compact_at(data, pos)
+    if n * _MIN_TXOUT_SIZE > len(data) - pos:
+        raise DecodeError(f"output count {n} exceeds the bytes left ({len(data) - pos})")
+    vout = []
+    for _ in range(n):
+        (value,) = _I64_AT(data, pos)
+        size, pos = _compact_at(data, pos + 8)
+        end = pos + size
+        if end > len(data):
+            raise DecodeError("truncated output")
+        vout.append(TxOut(value, data[pos:end]))
+        pos = end
+    return vout, pos
 
 
 @dataclass(frozen=True, slots=True)

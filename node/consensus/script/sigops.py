@@ -25,6 +25,17 @@ from .script import MAX_PUBKEYS_PER_MULTISIG, is_p2sh, is_push_only, iter_ops, w
 def script_sigop_count(script: bytes, accurate: bool) -> int:
     """Core's CScript::GetSigOpCount(fAccurate): with ``accurate``, a CHECKMULTISIG preceded by
     OP_1..OP_16 counts that many keys; otherwise it counts 20."""
+    # The standard output templates, whose counts are fixed (most scripts a node sees).
+    size = len(script)
+    if size == 0:
+        return 0
+    if (size == 22 or size == 34) and script[1] == size - 2 and \
+            (script[0] == 0 or OP_1 <= script[0] <= OP_16):
+        return 0  # a witness program: two pushes
+    if size == 23 and is_p2sh(script):
+        return 0
+    if size == 25 and script[:3] == b"\x76\xa9\x14" and script[23:] == b"\x88\xac":
+        return 1  # P2PKH: one CHECKSIG
     n = 0
     last = -1
     for op, _ in iter_ops(script):

@@ -1,0 +1,127 @@
+"""Connecting blocks of 2,000 one-in-two-out P2WPKH transactions with cold caches, as inputs
+per second, beside the raw signature-verify rate of the same backend in the same run.
+
+Target (issue 3): block connect reaches at least 50% of (workers x raw verify rate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from node.chain.chainstate import ChainState
+from node.consensus import crypto
+from node.consensus.hashes import hash160
+from node.consensus.params import REGTEST
+from node.consensus.primitives import Block, OutPoint, Tx, TxIn, TxOut
+from node.consensus.script.sighash import SIGHASH_ALL, PrecomputedTxData, segwit_v0_sighash
+from node.consensus.serialize import from_bytes
+from node.mining.blocktools import build_block, create_coinbase, solve, with_witness_commitment
+
+from .report import Figure
+
+TXS_PER_BLOCK = 2_000
+BLOCKS = 3
+TARGET = 0.5
+
+
+class _Key:
+    __slots__ = ("secret", "pubkey", "h160", "spk", "script_code")
+
+    def __init__(self, i: int) -> None:
+        self.secret = hashlib.sha256(b"bench key %d" % i).digest()
+        self.pubkey = crypto.pubkey_from_secret(self.secret)
+        self.h160 = hash160(self.pubkey)
+        self.spk = b"\x00\x14" + self.h160
+        self.script_code = b"\x76\xa9\x14" + self.h160 + b"\x88\xac"
+
+
+def _sign(tx: Tx, keys: list[_Key], amounts: list[int], triples: list) -> Tx:
+    cache = PrecomputedTxData(tx)
+    vin = []
+    for i, (txin, key, amount) in enumerate(zip(tx.vin, keys, amounts, strict=True)):
+        digest = segwit_v0_sighash(key.script_code, tx, i, SIGHASH_ALL, amount, cache)
+        sig = crypto.sign(key.secret, digest)
+        triples.append((key.pubkey, sig, digest))
+        vin.append(TxIn(txin.prevout, b"", txin.sequence, (sig + b"\x01", key.pubkey)))
+    return Tx(tx.version, tuple(vin), tx.vout, tx.locktime)
+
+
+def _next_block(chain: ChainState, txs: list[Tx], owner: _Key) -> object:
+    tip = chain.tip
+    fees = sum(0 for _ in txs)
+    cb = create_coinbase(tip.height + 1, REGTEST.block_subsidy(tip.height + 1) + fees, owner.spk)
+    block = build_block(tip.hash, with_witness_commitment([cb, *txs]), tip.time + 1, tip.bits)
+    return solve(block, REGTEST)
+
+
+def prepare(datadir: Path) -> tuple[ChainState, list, list]:
+    """A chain with BLOCKS x TXS_PER_BLOCK spendable P2WPKH outputs of distinct keys, and the
+    blocks (not yet connected) that spend them, with their raw verify triples."""
+    miner = _Key(-1)
+    chain = ChainState(REGTEST, datadir)
+    coinbases = []
+    for _ in range(101 + BLOCKS):
+        block = _next_block(chain, [], miner)
+        chain.process_block(block)
+        coinbases.append(block.txs[0])
+    keys = [_Key(i) for i in range(BLOCKS * TXS_PER_BLOCK)]
+    fanouts = []
+    for b in range(BLOCKS):
+        cb = coinbases[b]
+        value = cb.vout[0].value
+        share = (value - 100_000) // TXS_PER_BLOCK
+        outs = tuple(TxOut(share, keys[b * TXS_PER_BLOCK + i].spk) for i in range(TXS_PER_BLOCK))
+        fanouts.append(_sign(Tx(2, (TxIn(OutPoint(cb.txid, 0)),), outs), [miner], [value], []))
+    chain.process_block(_next_block(chain, fanouts, miner))
+    blocks, triples = [], []
+    for b, fan in enumerate(fanouts):
+        txs = []
+        for i, out in enumerate(fan.vout):
+            key = keys[b * TXS_PER_BLOCK + i]
+            half = (out.value - 1_000) // 2
+            unsigned = Tx(2, (TxIn(OutPoint(fan.txid, i)),),
+                          (TxOut(half, key.spk), TxOut(half, miner.spk)))
+            txs.append(_sign(unsigned, [key], [out.value], triples))
+        blocks.append(txs)
+    return chain, blocks, triples
+
+
+def run() -> list[Figure]:
+    figures = []
+    backend = crypto.get_backend()
+    with tempfile.TemporaryDirectory() as tmp:
+        chain, block_txs, triples = prepare(Path(tmp) / "node")
+        verify = backend.verify
+        start = time.perf_counter()
+        for pub, sig, digest in triples:
+            verify(pub, sig, digest)
+        raw_rate = len(triples) / (time.perf_counter() - start)
+        rates = []
+        miner = _Key(-1)
+        for txs in block_txs:
+            raw_block = _next_block(chain, txs, miner).serialize()
+            chain.flush()  # cold: the inputs are read from LevelDB, not the cache
+            start = time.perf_counter()
+            # As a block from a peer: parsed from its bytes, then processed.
+            block = from_bytes(Block, raw_block)
+            chain.process_block(block, raw_block)
+            rates.append(len(txs) / (time.perf_counter() - start))
+            assert chain.tip.hash == block.hash
+        chain.close()
+    workers = 1
+    value = statistics.median(rates)
+    figures.append(Figure(name=f"block_connect.p2wpkh.{backend.name}.workers{workers}",
+                          value=value, unit="inputs/s", reference=raw_rate * workers,
+                          ratio=value / (raw_rate * workers), target=TARGET))
+    return figures
+
+
+if __name__ == "__main__":  # pragma: no cover
+    for f in run():
+        print(f.line())
+    print(os.getpid())
