@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from . import report, script_verify
+from . import block_connect, report, script_verify
 
 BENCHMARKS = {
     "script_verify": script_verify.run,
+    "block_connect": block_connect.run,
 }
 
 

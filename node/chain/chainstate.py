@@ -34,10 +34,7 @@ from node.consensus.hashes import hash_to_hex
 from node.consensus.limits import MAX_BLOCK_SIGOPS_COST
 from node.consensus.params import Params
 from node.consensus.pow import get_next_work_required
-from node.consensus.primitives import Block, BlockHeader, OutPoint, Tx
-from node.consensus.script.errors import ScriptError, script_error_string
-from node.consensus.script.interpreter import verify_input
-from node.consensus.script.sighash import PrecomputedTxData
+from node.consensus.primitives import Block, BlockHeader, OutPoint
 from node.consensus.script.sigops import tx_sigop_cost
 from node.consensus.serialize import from_bytes
 from node.consensus.tx_verify import (
@@ -59,6 +56,7 @@ from .index import (
     BlockIndex,
     find_fork,
 )
+from .script_check import BlockChecks, ScriptChecker
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +88,15 @@ class ChainState:
                  cache_bytes: int = DEFAULT_CACHE_BYTES,
                  flush_interval_blocks: int = DEFAULT_FLUSH_INTERVAL_BLOCKS,
                  clock: Callable[[], float] = time.time,
-                 reindex_chainstate: bool = False) -> None:
+                 reindex_chainstate: bool = False,
+                 script_workers: int | None = None) -> None:
         self.params = params
         self.datadir = Path(datadir)
         self.cache_bytes = cache_bytes
         self.flush_interval_blocks = flush_interval_blocks
         self.clock = clock
         self.listeners: list[ChainListener] = []
+        self.script_checker = ScriptChecker(script_workers)
 
         self._lock, self.blocks, self._coins_db = open_datadir(self.datadir)
         try:
@@ -111,8 +111,10 @@ class ChainState:
             self._just_accepted: dict[bytes, Block] = {}  # within one process_block call
             self._sequence = 0
             self._blocks_since_flush = 0
+            self.script_checker.start()
             self._load(reindex_chainstate)
         except BaseException:
+            self.script_checker.stop()
             close_datadir(self._lock, self.blocks, self._coins_db)
             raise
 
@@ -162,6 +164,10 @@ class ChainState:
         if block.hash not in self.index and prev_hash not in self.index:
             self._add_orphan(block)
             return None
+        # Context-free checks come before the block touches the index (as in Core's
+        # ProcessNewBlock): a block failing them may be a mangled copy of a valid one, so its
+        # header must not be marked invalid.
+        check_block(block, self.params)
         try:
             index = self._accept_block(block, raw)
             self.activate_best_chain()
@@ -227,8 +233,8 @@ class ChainState:
         index = self._accept_header(block.header)
         if index.status & HAVE_DATA:
             return index
+        # The caller ran check_block (process_block, or _add_orphan for pooled blocks).
         try:
-            check_block(block, self.params)
             contextual_check_block(block, index.height, index.prev.median_time_past(),  # type: ignore[union-attr]
                                    self.params)
         except ValidationError as e:
@@ -333,16 +339,42 @@ class ChainState:
         height = index.height
         view = _BlockView(self.coins)
         undo: list[list[Coin]] = []
-        fees = 0
-        sigop_cost = 0
         flags = int(block_script_flags(height, params, index.hash))
         enforce_bip68 = height >= params.csv_height
         prev_mtp = index.prev.median_time_past() if index.prev else 0
-        script_checks: list[tuple[Tx, list[Coin]]] = []
+        checks = self.script_checker.session(flags) if verify else None
         # BIP30 (no tx may overwrite an unspent output) is implied by BIP34's unique coinbases;
         # before BIP34 it is checked, with Core's two historical exceptions on mainnet.
         enforce_bip30 = height < params.bip34_height and not _bip30_exception(index, params)
 
+        try:
+            fees = self._check_and_apply_txs(block, index, view, undo, checks, verify,
+                                             enforce_bip30, enforce_bip68, prev_mtp, flags)
+        except BaseException:
+            if checks is not None:
+                checks.abandon()
+            raise
+        if verify:
+            reward = sum(o.value for o in block.txs[0].vout)
+            limit = fees + params.block_subsidy(height)
+            if reward > limit:
+                checks.abandon()  # type: ignore[union-attr]
+                raise ValidationError("bad-cb-amount",
+                                      f"coinbase pays too much (actual={reward} vs limit={limit})")
+            checks.wait()  # type: ignore[union-attr]
+        view.commit()
+        return undo
+
+    def _check_and_apply_txs(self, block: Block, index: BlockIndex, view: _BlockView,
+                             undo: list[list[Coin]], checks: BlockChecks | None, verify: bool,
+                             enforce_bip30: bool, enforce_bip68: bool, prev_mtp: int,
+                             flags: int) -> int:
+        """Per-transaction checks and coin updates of ConnectBlock; returns the fees. Script
+        checks are handed to ``checks`` as each transaction's inputs are known."""
+        params = self.params
+        height = index.height
+        fees = 0
+        sigop_cost = 0
         for tx_pos, tx in enumerate(block.txs):
             coins: list[Coin] = []
             if tx_pos > 0:
@@ -357,7 +389,7 @@ class ChainState:
                     if enforce_bip68 and tx.version & 0xFFFFFFFF >= 2:
                         lock = calculate_sequence_locks(
                             tx, True, [c.height for c in coins],
-                            lambda h: index.ancestor(max(h - 1, 0)).median_time_past())
+                            lambda h: index.ancestor(h).median_time_past())
                         if not evaluate_sequence_locks(height, prev_mtp, lock):
                             raise ValidationError("bad-txns-nonfinal",
                                                   "contains a non-BIP68-final transaction")
@@ -366,7 +398,7 @@ class ChainState:
                 if sigop_cost > MAX_BLOCK_SIGOPS_COST:
                     raise ValidationError("bad-blk-sigops", "too many sigops")
                 if coins:
-                    script_checks.append((tx, coins))
+                    checks.add(tx_pos, tx, coins)  # type: ignore[union-attr]
             if enforce_bip30 and verify:
                 for n in range(len(tx.vout)):
                     if view.get(OutPoint(tx.txid, n)) is not None:
@@ -382,28 +414,7 @@ class ChainState:
                 if out.script_pubkey[:1] == b"\x6a" or len(out.script_pubkey) > 10_000:
                     continue
                 view.add(OutPoint(tx.txid, n), Coin(out, height, is_coinbase))
-
-        if verify:
-            reward = sum(o.value for o in block.txs[0].vout)
-            limit = fees + params.block_subsidy(height)
-            if reward > limit:
-                raise ValidationError("bad-cb-amount",
-                                      f"coinbase pays too much (actual={reward} vs limit={limit})")
-            self._check_scripts(script_checks, flags)
-        view.commit()
-        return undo
-
-    @staticmethod
-    def _check_scripts(checks: list[tuple[Tx, list[Coin]]], flags: int) -> None:
-        for tx, coins in checks:
-            cache = PrecomputedTxData(tx)
-            for n, coin in enumerate(coins):
-                try:
-                    verify_input(tx, n, coin.script_pubkey, coin.value, flags, cache)
-                except ScriptError as e:
-                    raise ValidationError(
-                        f"mandatory-script-verify-flag-failed ({script_error_string(e.err)})",
-                        f"input {n} of {hash_to_hex(tx.txid)}") from None
+        return fees
 
     def _disconnect_tip(self) -> None:
         index = self.tip
@@ -450,6 +461,7 @@ class ChainState:
 
     def close(self) -> None:
         try:
+            self.script_checker.stop()
             self.flush()
         finally:
             close_datadir(self._lock, self.blocks, self._coins_db)

@@ -11,7 +11,13 @@ from node.consensus.hashes import hash160
 from node.consensus.params import REGTEST, Params
 from node.consensus.primitives import Block, OutPoint, Tx, TxIn, TxOut
 from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
-from node.mining.blocktools import build_block, create_coinbase, solve, with_witness_commitment
+from node.mining.blocktools import (
+    BLOCK_VERSION,
+    build_block,
+    create_coinbase,
+    solve,
+    with_witness_commitment,
+)
 
 
 class Wallet:
@@ -58,3 +64,15 @@ class BlockMaker:
         block = build_block(prev.hash, all_txs, time if time is not None else prev.time + 1,
                             bits if bits is not None else prev.bits, version)
         return solve(block, self.params) if solve_pow else block
+
+
+def assemble_block(prev: BlockIndex, txs: Sequence[Tx], *, params: Params = REGTEST,
+                   time: int | None = None, bits: int | None = None,
+                   version: int = BLOCK_VERSION, commit_witness: bool = True) -> Block:
+    """A solved block on ``prev`` holding exactly ``txs``: the caller supplies the coinbase (or
+    deliberately none). With ``commit_witness``, ``txs[0]`` gets BIP141's commitment when any
+    later transaction has a witness, as :meth:`BlockMaker.block` does."""
+    all_txs = with_witness_commitment(txs) if commit_witness else list(txs)
+    block = build_block(prev.hash, all_txs, time if time is not None else prev.time + 1,
+                        bits if bits is not None else prev.bits, version)
+    return solve(block, params)
