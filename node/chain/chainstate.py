@@ -219,8 +219,7 @@ class ChainState:
             raise ValidationError("bad-prevblk")
         height = prev.height + 1
         expected_bits = get_next_work_required(
-            prev.height, prev.bits, prev.time, header.time, self.params,
-            lambda h: _bits_and_time(prev.ancestor(h)))
+            prev.height, prev.bits, prev.time, header.time, self.params, _AncestorWalk(prev))
         contextual_check_block_header(header, height, prev.median_time_past(), expected_bits,
                                       self.params, int(self.clock()))
         index = BlockIndex(header, height, prev, sequence=self._next_sequence())
@@ -577,8 +576,23 @@ class ChainState:
         self.flush()
 
 
-def _bits_and_time(index: BlockIndex) -> tuple[int, int]:
-    return index.bits, index.time
+class _AncestorWalk:
+    """``(bits, time)`` of ``start``'s ancestors for the retarget rules, which ask for heights
+    going down one at a time (regtest's min-difficulty walk can go back 2,015 blocks): each
+    call continues from where the last one stopped instead of starting over from ``start``."""
+
+    __slots__ = ("start", "node")
+
+    def __init__(self, start: BlockIndex) -> None:
+        self.start = start
+        self.node = start
+
+    def __call__(self, height: int) -> tuple[int, int]:
+        if height > self.node.height:
+            self.node = self.start
+        node = self.node.ancestor(height)
+        self.node = node
+        return node.bits, node.time
 
 
 def _linked(index: BlockIndex, chain: ChainState) -> bool:

@@ -195,3 +195,45 @@ def test_second_process_on_the_same_datadir_is_refused(tmp_path):
     with ChainState(REGTEST, tmp_path / "n"):
         with pytest.raises(StorageError, match="datadir is in use by process"):
             ChainState(REGTEST, tmp_path / "n")
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def block_connected(self, block, index):
+        self.events.append(("connected", index.height, block.hash))
+
+    def block_disconnected(self, block, index):
+        self.events.append(("disconnected", index.height, block.hash))
+
+
+def test_listeners_hear_connects_and_a_reorg_in_order(chain):
+    maker = BlockMaker()
+    recorder = Recorder()
+    chain.listeners.append(recorder)
+    fork_point = chain.tip
+    a = mine(chain, maker, 2)
+    b = mine(chain, maker, 3, prev=fork_point)
+    assert recorder.events == [
+        ("connected", 1, a[0].hash), ("connected", 2, a[1].hash),
+        # The reorg: the old branch leaves tip first, then the new one connects in order.
+        ("disconnected", 2, a[1].hash), ("disconnected", 1, a[0].hash),
+        ("connected", 1, b[0].hash), ("connected", 2, b[1].hash), ("connected", 3, b[2].hash),
+    ]
+
+
+def test_headers_first_then_blocks_in_any_order(chain):
+    maker = BlockMaker()
+    from node.chain.index import BlockIndex
+    blocks, prev = [], chain.tip
+    for _ in range(4):
+        block = maker.block(prev)
+        blocks.append(block)
+        prev = BlockIndex(block.header, prev.height + 1, prev)
+    indexes = chain.process_headers([b.header for b in blocks])
+    assert [i.height for i in indexes] == [1, 2, 3, 4]
+    assert chain.height == 0  # headers alone connect nothing
+    for block in reversed(blocks):  # data arrives last-first
+        chain.process_block(block)
+    assert chain.height == 4 and chain.tip.hash == blocks[-1].hash
