@@ -98,7 +98,8 @@ class ChainState:
         self.listeners: list[ChainListener] = []
         self.script_checker = ScriptChecker(script_workers)
 
-        self._lock, self.blocks, self._coins_db = open_datadir(self.datadir)
+        self._lock, self.blocks, self._coins_db = open_datadir(
+            self.datadir, wipe_chainstate=reindex_chainstate)
         try:
             self.coins = CoinsCache(self._coins_db)
             self.index: dict[bytes, BlockIndex] = {}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from .blocks import BlockStore
@@ -23,6 +24,7 @@ BLOCKS_RECOVERY_HINT = ("delete the datadir's blocks/ and chainstate/ directorie
 
 def open_datadir(datadir: Path, *, blocks_hint: str = BLOCKS_RECOVERY_HINT,
                  chainstate_hint: str = CHAINSTATE_RECOVERY_HINT,
+                 wipe_chainstate: bool = False,
                  ) -> tuple[DatadirLock, BlockStore, CoinsDB]:
     """Lock ``datadir`` (creating it as needed) and open its block store and chainstate.
 
@@ -35,6 +37,10 @@ def open_datadir(datadir: Path, *, blocks_hint: str = BLOCKS_RECOVERY_HINT,
     lock.acquire()
     blocks_db: Database | None = None
     try:
+        if wipe_chainstate:
+            # reindex-chainstate rebuilds it from the block store: removing it (under the
+            # lock) also gets past a chainstate too corrupted to open.
+            shutil.rmtree(datadir / CHAINSTATE_DIR, ignore_errors=True)
         blocks_db = Database(datadir / BLOCKS_DIR, create=True, recovery_hint=blocks_hint)
         chainstate_db = Database(datadir / CHAINSTATE_DIR, create=True,
                                  recovery_hint=chainstate_hint)

@@ -126,3 +126,23 @@ def test_import_reads_other_networks_magic(tmp_path, network):
     assert result.exit_code == 0, result.output
     assert "imported 0 blocks (1 already stored" in result.output
     assert f"tip {params.genesis_hash_hex}" in result.output
+
+
+def test_corrupted_chainstate_names_the_recovery_command_which_works(tmp_path):
+    build_chain(tmp_path / "n", 30)
+    before = cli("utxo-stats", "--datadir", str(tmp_path / "n"))
+    for f in (tmp_path / "n" / "chainstate").iterdir():
+        if f.suffix in (".ldb", ".log") and f.stat().st_size:
+            data = bytearray(f.read_bytes())
+            for i in range(10, len(data), 50):
+                data[i] ^= 0xFF
+            f.write_bytes(bytes(data))
+    broken = CliRunner().invoke(main, ["utxo-stats", "--datadir", str(tmp_path / "n")])
+    assert broken.exit_code == 1
+    assert "corrupted" in broken.output
+    assert "minicash-node reindex-chainstate" in broken.output
+    assert "Traceback" not in broken.output
+    # Following the advice restores the same state from the stored blocks.
+    assert cli("reindex-chainstate", "--datadir", str(tmp_path / "n")).exit_code == 0
+    after = cli("utxo-stats", "--datadir", str(tmp_path / "n"))
+    assert stats_lines(after.output) == stats_lines(before.output)
