@@ -11,6 +11,7 @@ two overlap; :meth:`ScriptChecker.wait` reports the earliest failing input of th
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from node.consensus.coin import Coin
@@ -43,11 +44,37 @@ def _verify_batch(batch: list[Check], flags: int) -> tuple[int, str, str] | None
     return None
 
 
+class ScriptCache:
+    """Transactions whose scripts already verified, by wtxid, with the flags used (Core's
+    script execution cache). The mempool verifies with the standard flags, a superset of
+    every block's flags, so a transaction accepted there is not verified again when its
+    block connects. Bounded: the oldest entries go first."""
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self.max_entries = max_entries
+        self._verified: OrderedDict[bytes, int] = OrderedDict()
+
+    def add(self, wtxid: bytes, flags: int) -> None:
+        self._verified[wtxid] = int(flags)
+        self._verified.move_to_end(wtxid)
+        while len(self._verified) > self.max_entries:
+            self._verified.popitem(last=False)
+
+    def covers(self, wtxid: bytes, flags: int) -> bool:
+        """Whether ``wtxid`` verified under at least every flag in ``flags``."""
+        done = self._verified.get(wtxid)
+        return done is not None and done & flags == flags
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+
 class ScriptChecker:
     """A pool of ``workers`` threads (none when ``workers`` is 1: checks run inline)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, cache: ScriptCache | None = None) -> None:
         self.workers = max(1, workers if workers is not None else default_workers())
+        self.cache = cache if cache is not None else ScriptCache()
         self._pool: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
@@ -60,22 +87,30 @@ class ScriptChecker:
             self._pool = None
 
     def session(self, flags: int) -> BlockChecks:
-        return BlockChecks(self._pool, flags)
+        return BlockChecks(self._pool, flags, self.cache)
 
 
 class BlockChecks:
     """The script checks of one block: ``add`` as inputs are found, then ``wait``."""
 
-    __slots__ = ("pool", "flags", "batch", "futures", "failure")
+    __slots__ = ("pool", "flags", "cache", "batch", "futures", "failure", "skipped")
 
-    def __init__(self, pool: ThreadPoolExecutor | None, flags: int) -> None:
+    def __init__(self, pool: ThreadPoolExecutor | None, flags: int,
+                 cache: ScriptCache | None = None) -> None:
         self.pool = pool
         self.flags = flags
+        self.cache = cache
         self.batch: list[Check] = []
         self.futures: list[Future] = []
         self.failure: tuple[int, str, str] | None = None
+        self.skipped = 0  # transactions the script cache vouched for
 
     def add(self, pos: int, tx: Tx, coins: list[Coin]) -> None:
+        # The cache is keyed by wtxid, which commits to the witness; the spent coins are fixed
+        # by the outpoints the txid commits to, so a cached verdict still applies.
+        if self.cache is not None and self.cache.covers(tx.wtxid, self.flags):
+            self.skipped += 1
+            return
         self.batch.append((pos, tx, coins))
         if len(self.batch) >= BATCH_TXS:
             self._submit()
