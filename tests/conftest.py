@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from tests.pool_env import env, prepared  # noqa: F401  (shared fixtures)
+
 # Test functions that run one conformance vector each -> the vector file they read.
 VECTOR_TESTS = {
     "test_script_vector": "script_tests.json",

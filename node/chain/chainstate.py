@@ -53,6 +53,7 @@ from .index import (
     HAVE_UNDO,
     VALID_SCRIPTS,
     VALID_TRANSACTIONS,
+    AncestorWalk,
     BlockIndex,
     find_fork,
 )
@@ -220,7 +221,7 @@ class ChainState:
             raise ValidationError("bad-prevblk")
         height = prev.height + 1
         expected_bits = get_next_work_required(
-            prev.height, prev.bits, prev.time, header.time, self.params, _AncestorWalk(prev))
+            prev.height, prev.bits, prev.time, header.time, self.params, AncestorWalk(prev))
         contextual_check_block_header(header, height, prev.median_time_past(), expected_bits,
                                       self.params, int(self.clock()))
         index = BlockIndex(header, height, prev, sequence=self._next_sequence())
@@ -575,25 +576,6 @@ class ChainState:
             self._validate_and_apply(block, index, verify=False)
         self.coins.best_block = tip.hash
         self.flush()
-
-
-class _AncestorWalk:
-    """``(bits, time)`` of ``start``'s ancestors for the retarget rules, which ask for heights
-    going down one at a time (regtest's min-difficulty walk can go back 2,015 blocks): each
-    call continues from where the last one stopped instead of starting over from ``start``."""
-
-    __slots__ = ("start", "node")
-
-    def __init__(self, start: BlockIndex) -> None:
-        self.start = start
-        self.node = start
-
-    def __call__(self, height: int) -> tuple[int, int]:
-        if height > self.node.height:
-            self.node = self.start
-        node = self.node.ancestor(height)
-        self.node = node
-        return node.bits, node.time
 
 
 def _linked(index: BlockIndex, chain: ChainState) -> bool:

@@ -98,3 +98,22 @@ def find_fork(a: BlockIndex, b: BlockIndex) -> BlockIndex:
     while a is not b:
         a, b = a.prev, b.prev  # type: ignore[assignment]
     return a
+
+
+class AncestorWalk:
+    """``(bits, time)`` of ``start``'s ancestors for the retarget rules, which ask for heights
+    going down one at a time (regtest's min-difficulty walk can go back 2,015 blocks): each
+    call continues from where the last one stopped instead of starting over from ``start``."""
+
+    __slots__ = ("start", "node")
+
+    def __init__(self, start: BlockIndex) -> None:
+        self.start = start
+        self.node = start
+
+    def __call__(self, height: int) -> tuple[int, int]:
+        if height > self.node.height:
+            self.node = self.start
+        node = self.node.ancestor(height)
+        self.node = node
+        return node.bits, node.time
