@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from . import block_connect, import_memory, pow_hashrate, report, script_verify
+from . import block_connect, import_memory, mempool_bench, pow_hashrate, report, script_verify
 
 BENCHMARKS = {
     "script_verify": script_verify.run,
     "block_connect": block_connect.run,
     "import_memory": import_memory.run,
     "pow_hashrate": pow_hashrate.run,
+    "mempool": mempool_bench.run,
 }
 
 

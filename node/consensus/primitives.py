@@ -108,7 +108,9 @@ class Tx:
     locktime: int = 0  # Core: nLockTime
     _txid: bytes | None = field(default=None, init=False, repr=False, compare=False)
     _wtxid: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    _sizes: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    # Sizes cached as two slots, not a tuple: a mempool holds many transactions.
+    _base_size: int = field(default=0, init=False, repr=False, compare=False)
+    _total_size: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.vin, tuple):
@@ -200,7 +202,8 @@ class Tx:
         tx = cls(version, inputs, tuple(vout), locktime)
         total = pos - start
         # Base size excludes the 2-byte marker/flag and the witnesses (BIP141).
-        _set(tx, "_sizes", (total - witness_bytes - 2 if witness_bytes else total, total))
+        _set(tx, "_base_size", total - witness_bytes - 2 if witness_bytes else total)
+        _set(tx, "_total_size", total)
         # The parser accepts only canonical encodings, so the bytes just read are exactly what
         # serialize() would write: hash them now rather than re-serializing later.
         if witness_bytes:
@@ -233,27 +236,28 @@ class Tx:
             _set(self, "_wtxid", sha256d(self.serialize()) if self.has_witness() else self.txid)
         return self._wtxid  # type: ignore[return-value]
 
-    def _size_pair(self) -> tuple[int, int]:
-        if self._sizes is None:
-            base = len(self.serialize_legacy())
-            total = len(self.serialize()) if self.has_witness() else base
-            _set(self, "_sizes", (base, total))
-        return self._sizes  # type: ignore[return-value]
+    def _measure(self) -> None:
+        base = len(self.serialize_legacy())
+        _set(self, "_base_size", base)
+        _set(self, "_total_size", len(self.serialize()) if self.has_witness() else base)
 
     @property
     def base_size(self) -> int:
         """Size without witness data (Core: GetSerializeSize with TX_NO_WITNESS)."""
-        return self._size_pair()[0]
+        if not self._total_size:  # every transaction is at least 10 bytes: 0 means unknown
+            self._measure()
+        return self._base_size
 
     @property
     def total_size(self) -> int:
-        return self._size_pair()[1]
+        if not self._total_size:
+            self._measure()
+        return self._total_size
 
     @property
     def weight(self) -> int:
         """BIP141 weight: base size x 3 + total size."""
-        base, total = self._size_pair()
-        return base * (WITNESS_SCALE_FACTOR - 1) + total
+        return self.base_size * (WITNESS_SCALE_FACTOR - 1) + self.total_size
 
     @property
     def vsize(self) -> int:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 
 from node.chain.index import BlockIndex
 from node.chain.script_check import ScriptCache
@@ -63,6 +64,9 @@ MEMPOOL_HEIGHT = 0x7FFFFFFF  # Core: the height given to coins created by pool t
 ROLLING_FEE_HALFLIFE = 12 * 3600  # Core: the rising minimum fee halves every 12 hours
 
 
+NO_LINKS: frozenset = frozenset()
+
+
 class ChainView:
     """What the mempool reads from the chain: implemented by ChainState."""
 
@@ -82,8 +86,10 @@ class MempoolEntry:
     sigop_cost: int
     time: int  # when it entered the pool
     height: int  # the chain height when it entered
-    parents: set[MempoolEntry] = field(default_factory=set)
-    children: set[MempoolEntry] = field(default_factory=set)
+    # In-pool parents and children. Most entries have none: they share one empty frozenset
+    # (an empty set costs 216 bytes) until a link is made.
+    parents: AbstractSet[MempoolEntry] = NO_LINKS
+    children: AbstractSet[MempoolEntry] = NO_LINKS
     # Totals over the entry and all its in-pool ancestors / descendants (inclusive).
     ancestor_count: int = 1
     ancestor_size: int = 0
@@ -229,7 +235,8 @@ class Mempool:
         if fee < relay_fee:
             raise ValidationError("min relay fee not met", f"{fee} < {relay_fee}")
 
-        entry = MempoolEntry(tx, fee, vsize, sigop_cost, now, tip.height, set(parents))
+        entry = MempoolEntry(tx, fee, vsize, sigop_cost, now, tip.height,
+                             parents if parents else NO_LINKS)
         ancestors = _closure(entry.parents, lambda e: e.parents)
         if any(a in conflicts for a in ancestors):
             raise ValidationError("bad-txns-spends-conflicting-tx",
@@ -381,7 +388,9 @@ class Mempool:
         for txin in tx.vin:
             self.spenders[txin.prevout] = entry
         for parent in entry.parents:
-            parent.children.add(entry)
+            if parent.children is NO_LINKS:
+                parent.children = set()
+            parent.children.add(entry)  # type: ignore[attr-defined]
         for a in ancestors:
             a.descendant_count += 1
             a.descendant_size += entry.vsize
@@ -415,9 +424,13 @@ class Mempool:
                 d.ancestor_fees -= entry.fee
                 d.ancestor_sigops -= entry.sigop_cost
         for parent in entry.parents:
-            parent.children.discard(entry)
+            parent.children.discard(entry)  # type: ignore[attr-defined]
+            if not parent.children:
+                parent.children = NO_LINKS
         for child in entry.children:
-            child.parents.discard(entry)
+            child.parents.discard(entry)  # type: ignore[attr-defined]
+            if not child.parents:
+                child.parents = NO_LINKS
         del self.entries[tx.txid]
         del self.by_wtxid[tx.wtxid]
         for txin in tx.vin:
