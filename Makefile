@@ -13,10 +13,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[fast,dev]'
 	touch $(STAMP)
 
+# A regtest node that mines a block every 5 seconds (Ctrl-C stops it cleanly).
 run: $(STAMP)
-	@# Until the node can run (chain state, mempool and API are the next steps), show the
-	@# regtest network it will run: parameters and the genesis block built from them.
-	$(VENV)/bin/minicash-node info --network regtest
+	$(VENV)/bin/minicash-node run --network regtest --mine --mine-interval 5
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -9,8 +13,11 @@ from pathlib import Path
 import click
 
 from node import __version__
+from node.app import Node, NodeConfig
 from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
+from node.consensus.address import address_to_script
+from node.consensus.errors import DecodeError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
@@ -147,3 +154,65 @@ def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
     with _open_chain(network, datadir, reindex_chainstate=True) as chain:
         click.echo(f"reindexed to height {chain.height} in {time.monotonic() - started:.1f} s")
         click.echo(f"tip {hash_to_hex(chain.tip.hash)}")
+
+
+# -- the running node ----------------------------------------------------------------------------
+
+@main.command()
+@_network_option
+@_datadir_option
+@click.option("--mine", is_flag=True, help="Mine blocks (regtest and devnet).")
+@click.option("--miner-address", help="Address the mined coins go to (default: a key the "
+              "node creates in <datadir>/miner.key).")
+@click.option("--mine-interval", type=float, default=None,
+              help="Seconds between mined blocks (default 5 on regtest, none on devnet: its "
+                   "own difficulty spaces blocks).")
+@click.option("--mining-workers", type=click.IntRange(min=1), default=None,
+              help="Proof-of-work worker processes (default: all cores).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def run(network: str, datadir: Path | None, mine: bool, miner_address: str | None,
+        mine_interval: float | None, mining_workers: int | None, log_level: str) -> None:
+    """Run the node until SIGINT or SIGTERM (a second signal exits at once)."""
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    params = get_params(network)
+    if mine and params.name not in ("regtest", "devnet"):
+        raise click.ClickException(f"--mine is for regtest and devnet, not {params.name}")
+    if mine_interval is None:
+        mine_interval = 5.0 if params.name == "regtest" else 0.0
+    config = NodeConfig(params, datadir or default_datadir(network), mine=mine,
+                        miner_address=miner_address, mine_interval=mine_interval,
+                        mining_workers=mining_workers)
+    if miner_address:
+        try:
+            address_to_script(miner_address, params)
+        except DecodeError as e:
+            raise click.ClickException(f"--miner-address: {e}") from None
+    try:
+        asyncio.run(_run_node(config))
+    except (StorageError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+async def _run_node(config: NodeConfig) -> None:
+    node = Node(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            os._exit(130)  # the user insists: leave now (the datadir survives a kill)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await node.start()
+        await stop.wait()
+        logging.getLogger("minicash").info("shutting down")
+    finally:
+        await node.stop()

@@ -1,0 +1,73 @@
+"""`minicash-node run`: a real process that mines, stops cleanly on a signal, and restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from node.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _start(datadir: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
+                             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_lines(proc: subprocess.Popen, needle: str, count: int, deadline_s: float = 60):
+    deadline = time.monotonic() + deadline_s
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle in line:
+            seen.append(line)
+            if len(seen) >= count:
+                return seen
+        assert time.monotonic() < deadline, f"no {count} x {needle!r} in time"
+    raise AssertionError(f"node exited early with {proc.wait()}")
+
+
+def test_run_mines_stops_on_sigterm_and_resumes(tmp_path):
+    datadir = tmp_path / "n"
+    proc = _start(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
+    try:
+        _wait_for_lines(proc, "mined block", 3)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (datadir / "mempool.dat").exists()
+    assert (datadir / "miner.key").stat().st_mode & 0o777 == 0o600
+    stats = CliRunner().invoke(main, ["utxo-stats", "--datadir", str(datadir)])
+    height = int(stats.output.splitlines()[1].split()[1])
+    assert height >= 3
+
+    # A restart continues the same chain, mining to the same key.
+    proc = _start(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
+    try:
+        line = _wait_for_lines(proc, "mined block", 1)[0]
+        assert f"mined block {height + 1} " in line
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+
+
+def test_run_refuses_mining_on_mainnet_and_bad_addresses(tmp_path):
+    result = CliRunner().invoke(main, ["run", "--network", "main", "--mine",
+                                       "--datadir", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "--mine is for regtest and devnet" in result.output
+    result = CliRunner().invoke(main, ["run", "--mine", "--miner-address",
+                                       "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+                                       "--datadir", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "--miner-address: address is for network 'main', not 'regtest'" in result.output
