@@ -126,3 +126,13 @@ def test_two_miners_on_one_devnet_chain_only_make_valid_blocks(tmp_path):
         assert not rejected
         assert sum(found) >= 8
         assert not any(i.is_failed() for i in chain.index.values())
+
+
+def test_miner_rebuilds_its_template_when_the_pool_pays_more(env):
+    miner = Miner(env.chain, env.pool, SCRIPT, searcher=None)  # type: ignore[arg-type]
+    # As after building a template holding 10,000 sat of fees.
+    miner._template_fees = 10_000
+    env.pool.accept(env.pay([env.coinbase(1)], fee=10_000))
+    assert not miner.mempool_improved()  # the same fees: keep mining the template
+    env.pool.accept(env.pay([env.coinbase(2)], fee=2_000))
+    assert miner.mempool_improved()  # 20% more: worth a new template
