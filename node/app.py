@@ -12,9 +12,14 @@ import logging
 import os
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
+from node import __version__
+from node.api.app import create_app
+from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
@@ -22,12 +27,14 @@ from node.consensus.errors import DecodeError
 from node.consensus.hashes import hash160
 from node.consensus.params import Params
 from node.consensus.wif import decode_wif, encode_wif
+from node.cookie import cookie_path, remove_cookie, write_cookie
 from node.mempool.fees import FeeEstimator
 from node.mempool.mempool import Mempool
 from node.mempool.persist import FILENAME as MEMPOOL_FILE
 from node.mempool.persist import load_mempool, save_mempool
+from node.mining.assembler import create_template
 from node.mining.miner import Miner
-from node.mining.pow_search import PowSearcher
+from node.mining.pow_search import PowSearcher, solve_block_async
 
 log = logging.getLogger("minicash")
 
@@ -43,6 +50,13 @@ class NodeConfig:
     miner_address: str | None = None
     mine_interval: float = 0.0
     mining_workers: int | None = None
+    # (host, port) pairs, as node.config.HostPort. None: the network's default (node.config).
+    rest_bind: tuple[str, int] | None = None
+    p2p_bind: tuple[str, int] | None = None
+    connect: list[tuple[str, int]] = field(default_factory=list)  # only these peers
+    addnode: list[tuple[str, int]] = field(default_factory=list)  # these peers too
+    listen: bool = True  # accept inbound P2P connections
+    index: bool = True  # keep the transaction and address indexes
 
 
 def miner_script(config: NodeConfig) -> tuple[bytes, str]:
@@ -76,11 +90,17 @@ class Node:
         self.searcher: PowSearcher | None = None
         self.miner: Miner | None = None
         self._expiry_task: asyncio.Task | None = None
+        self.api_runner: web.AppRunner | None = None
+        self.rest_address: tuple[str, int] | None = None  # where the API listens
+        self.stop_requested = asyncio.Event()
+        self.cookie: str | None = None  # the admin API token, in <datadir>/.cookie while running
 
     async def start(self) -> None:
         cfg = self.config
         cfg.datadir.mkdir(parents=True, exist_ok=True)
         self.chain = chain = ChainState(cfg.params, cfg.datadir)
+        self.cookie = write_cookie(cfg.datadir)  # after the datadir lock: never clobber a peer's
+        log.info("admin API cookie in %s", cookie_path(cfg.datadir))
         log.info("chain %s at height %d, tip %s", cfg.params.name, chain.height,
                  chain.tip.hash[::-1].hex())
         self.mempool = Mempool(chain, script_cache=chain.script_checker.cache)
@@ -96,14 +116,89 @@ class Node:
             log.warning("mempool.dat not loaded: %s", e)
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
         if cfg.mine:
-            script, address = miner_script(cfg)
-            self.searcher = PowSearcher(cfg.mining_workers)
+            script, _ = miner_script(cfg)
+            await self.set_mining(True, script, cfg.mine_interval)
+        await self._start_api()
+
+    # -- the HTTP API ------------------------------------------------------------------------------
+    async def _start_api(self) -> None:
+        cfg = self.config
+        host, port = cfg.rest_bind or ("127.0.0.1", cfg.params.rest_port)
+        ctx = ApiContext(cfg.params, self.chain, self.mempool, self.fees,  # type: ignore[arg-type]
+                         cookie=self.cookie, info=self.info, generate=self.generate,
+                         set_mining=self.set_mining if cfg.params.name in ("regtest", "devnet")
+                         else None, request_stop=self.stop_requested.set)
+        self.api_runner = web.AppRunner(create_app(ctx), access_log=None)
+        await self.api_runner.setup()
+        site = web.TCPSite(self.api_runner, host, port)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        bound = sockets[0].getsockname()[:2] if sockets else (host, port)
+        self.rest_address = (bound[0], bound[1])
+        log.info("REST API on http://%s:%d (Esplora API at /api, Core REST at /rest)", *bound)
+
+    def info(self) -> dict:
+        chain, pool = self.chain, self.mempool
+        return {
+            "version": __version__,
+            "network": self.config.params.name,
+            "height": chain.height if chain else None,
+            "best_block": chain.tip.hash[::-1].hex() if chain else None,
+            "peers": 0,
+            "peer_list": [],
+            "mempool": {"count": len(pool), "vsize": pool.total_vsize} if pool else None,
+            "mining": {"enabled": self.miner is not None and self.miner.running,
+                       "blocks_found": self.miner.blocks_found if self.miner else 0,
+                       "interval": self.miner.interval if self.miner else None},
+            "uptime": int(time.time() - self.started),
+        }
+
+    def _searcher(self) -> PowSearcher:
+        if self.searcher is None:
+            self.searcher = PowSearcher(self.config.mining_workers)
             self.searcher.start()
-            self.miner = Miner(chain, self.mempool, script, self.searcher,
-                               interval=cfg.mine_interval)
+        return self.searcher
+
+    async def generate(self, n: int, script: bytes) -> list[bytes]:
+        """Mine ``n`` blocks now, the search in the worker processes so the event loop (and
+        the API) keep answering; each block is validated like a peer's."""
+        chain = self.chain
+        assert chain is not None
+        hashes = []
+        for _ in range(n):
+            tip = chain.tip
+            now = int(time.time())
+            block = await solve_block_async(
+                lambda extranonce, tip=tip, now=now: create_template(
+                    chain.params, tip, self.mempool, script, now, extranonce).block,
+                chain.params, self._searcher())
+            if block is None:  # pragma: no cover - the extranonce space is unbounded
+                raise RuntimeError("no block found")
+            chain.process_block(block)
+            hashes.append(block.hash)
+        return hashes
+
+    async def set_mining(self, enabled: bool, script: bytes | None = None,
+                         interval: float | None = None) -> dict:
+        cfg = self.config
+        if self.miner is not None:
+            await self.miner.stop()
+            script = script if script is not None else self.miner.script_pubkey
+            interval = interval if interval is not None else self.miner.interval
+            self.miner = None
+        if enabled:
+            if script is None:
+                script, _ = miner_script(cfg)
+            chain = self.chain
+            assert chain is not None
+            self.miner = Miner(chain, self.mempool, script, self._searcher(),
+                               interval=cfg.mine_interval if interval is None else interval)
             self.miner.start()
-            log.info("mining to %s with %d worker(s)%s", address, self.searcher.workers,
-                     f", a block every {cfg.mine_interval:g} s" if cfg.mine_interval else "")
+            log.info("mining to %s with %d worker(s)%s",
+                     script_to_address(script, cfg.params) or script.hex(),
+                     self._searcher().workers,
+                     f", a block every {self.miner.interval:g} s" if self.miner.interval else "")
+        return self.info()["mining"]
 
     async def _expire_loop(self) -> None:
         while True:
@@ -112,7 +207,10 @@ class Node:
                 self.mempool.expire()
 
     async def stop(self) -> None:
-        """Stop mining, save the mempool, flush and close the chain state."""
+        """Stop the API and mining, save the mempool, flush and close the chain state."""
+        if self.api_runner is not None:
+            await self.api_runner.cleanup()
+            self.api_runner = None
         if self.miner is not None:
             await self.miner.stop()
         if self.searcher is not None:
@@ -125,6 +223,9 @@ class Node:
                 log.info("mempool: saved %d transactions", n)
             except OSError as e:
                 log.error("mempool.dat not saved: %s", e)
+        if self.cookie is not None:
+            remove_cookie(self.config.datadir, self.cookie)
+            self.cookie = None
         if self.chain is not None:
             self.chain.close()
             log.info("chain state flushed at height %d", self.chain.height)

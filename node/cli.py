@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from node import __version__
 from node.app import Node, NodeConfig
 from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
-from node.consensus.address import address_to_script
-from node.consensus.errors import DecodeError
+from node.config import LOG_LEVELS, ConfigError, load_settings
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
@@ -158,46 +158,111 @@ def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
 
 # -- the running node ----------------------------------------------------------------------------
 
+_P2P_LATER = " (P2P arrives in a later version: stored, not acted on yet.)"
+
+
+def _hostport_list_option(name: str, help: str):
+    return click.option(name, multiple=True, metavar="HOST:PORT", help=help)
+
+
 @main.command()
-@_network_option
+@click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
+              help="Which network to run.  [default: regtest]")
 @_datadir_option
-@click.option("--mine", is_flag=True, help="Mine blocks (regtest and devnet).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help="TOML config file (default <datadir>/minicash.toml, if present). Keys are "
+                   "the flag names, e.g. mine-interval = 2; flags beat MINICASH_* environment "
+                   "variables, which beat the file.")
+@click.option("--rest-bind", metavar="HOST:PORT",
+              help="Where the REST API listens.  [default: 127.0.0.1:<REST port>, 18443 on "
+                   "regtest]")
+@click.option("--p2p-bind", metavar="HOST:PORT",
+              help="Where P2P listens: on all interfaces by default, as in Bitcoin Core."
+                   + _P2P_LATER + "  [default: 0.0.0.0:<P2P port>, 18444 on regtest]")
+@_hostport_list_option("--connect", "Connect only to this peer (repeatable)." + _P2P_LATER)
+@_hostport_list_option("--addnode", "Also connect to this peer (repeatable)." + _P2P_LATER)
+@click.option("--no-listen/--listen", "no_listen", default=None,
+              help="Accept no inbound P2P connections." + _P2P_LATER + "  [default: listen]")
+@click.option("--mine/--no-mine", default=None, help="Mine blocks (regtest and devnet).")
 @click.option("--miner-address", help="Address the mined coins go to (default: a key the "
               "node creates in <datadir>/miner.key).")
-@click.option("--mine-interval", type=float, default=None,
+@click.option("--mine-interval", type=float, default=None, metavar="SECONDS",
               help="Seconds between mined blocks (default 5 on regtest, none on devnet: its "
                    "own difficulty spaces blocks).")
-@click.option("--mining-workers", type=click.IntRange(min=1), default=None,
+@click.option("--mining-workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Proof-of-work worker processes (default: all cores).")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
-def run(network: str, datadir: Path | None, mine: bool, miner_address: str | None,
-        mine_interval: float | None, mining_workers: int | None, log_level: str) -> None:
-    """Run the node until SIGINT or SIGTERM (a second signal exits at once)."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    params = get_params(network)
-    if mine and params.name not in ("regtest", "devnet"):
-        raise click.ClickException(f"--mine is for regtest and devnet, not {params.name}")
-    if mine_interval is None:
-        mine_interval = 5.0 if params.name == "regtest" else 0.0
-    config = NodeConfig(params, datadir or default_datadir(network), mine=mine,
-                        miner_address=miner_address, mine_interval=mine_interval,
-                        mining_workers=mining_workers)
-    if miner_address:
-        try:
-            address_to_script(miner_address, params)
-        except DecodeError as e:
-            raise click.ClickException(f"--miner-address: {e}") from None
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+              help="How much to log.  [default: info]")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also log to this file (appended to).")
+@click.option("--no-index/--index", "no_index", default=None,
+              help="Keep no transaction and address indexes.  [default: keep them]")
+@click.pass_context
+def run(ctx: click.Context, **flags: object) -> None:
+    """Run the node until SIGINT or SIGTERM (a second signal exits at once).
+
+    Every option can also come from a MINICASH_<NAME> environment variable (MINICASH_MINE=1,
+    MINICASH_CONNECT=host:port,host:port) or from the config file."""
+    given = {name: value for name, value in flags.items()
+             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     try:
+        settings = load_settings(given, os.environ)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    config = NodeConfig(
+        get_params(settings.network), settings.datadir, mine=settings.mine,
+        miner_address=settings.miner_address, mine_interval=settings.mine_interval,
+        mining_workers=settings.mining_workers, rest_bind=settings.rest_bind,
+        p2p_bind=settings.p2p_bind, connect=list(settings.connect),
+        addnode=list(settings.addnode), listen=not settings.no_listen,
+        index=not settings.no_index)
+    logs = _start_logging(settings.log_level, settings.log_file)
+    try:
+        if settings.config_file is not None:
+            logging.getLogger("minicash").info("settings from %s", settings.config_file)
         asyncio.run(_run_node(config))
     except (StorageError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
+    finally:
+        _stop_logging(logs)
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _start_logging(level: str, log_file: Path | None) -> tuple[list[logging.Handler], int]:
+    """Log at ``level`` to stderr and, given ``log_file``, to that file too. Returns the
+    handlers added to the root logger and its previous level, for :func:`_stop_logging`."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        except OSError as e:
+            raise click.ClickException(
+                f"cannot open log file {log_file}: {e.strerror or e}") from None
+    root = logging.getLogger()
+    formatter = logging.Formatter(LOG_FORMAT)
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    previous_level = root.level
+    root.setLevel(level.upper())
+    return handlers, previous_level
+
+
+def _stop_logging(started: tuple[list[logging.Handler], int]) -> None:
+    handlers, previous_level = started
+    root = logging.getLogger()
+    root.setLevel(previous_level)
+    for handler in handlers:
+        root.removeHandler(handler)
+        handler.close()
 
 
 async def _run_node(config: NodeConfig) -> None:
     node = Node(config)
-    stop = asyncio.Event()
+    stop = node.stop_requested  # set by a signal, or by POST /node/stop
     loop = asyncio.get_running_loop()
     signals = 0
 

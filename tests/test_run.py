@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,8 +17,16 @@ from node.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _start(datadir: Path, *args: str) -> subprocess.Popen:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(datadir: Path, *args: str, rest_port: int | None = None) -> subprocess.Popen:
+    rest = f"127.0.0.1:{rest_port or free_port()}"
     return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
+                             "--rest-bind", rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
                              *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
@@ -71,3 +80,32 @@ def test_run_refuses_mining_on_mainnet_and_bad_addresses(tmp_path):
                                        "--datadir", str(tmp_path / "r")])
     assert result.exit_code == 1
     assert "--miner-address: address is for network 'main', not 'regtest'" in result.output
+
+
+def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
+    import json
+    import urllib.request
+
+    datadir = tmp_path / "n"
+    port = free_port()
+    proc = _start(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1",
+                  rest_port=port)
+    try:
+        _wait_for_lines(proc, "REST API on", 1)
+        _wait_for_lines(proc, "mined block", 2)
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/api/blocks/tip/height", timeout=10) as r:
+            assert int(r.read()) >= 2
+        with urllib.request.urlopen(f"{base}/node/info", timeout=10) as r:
+            info = json.loads(r.read())
+        assert info["network"] == "regtest" and info["mining"]["enabled"]
+        token = (datadir / ".cookie").read_text().strip()
+        req = urllib.request.Request(f"{base}/node/stop", method="POST",
+                                     headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read()) == {"stopping": True}
+        assert proc.wait(timeout=20) == 0
+        assert not (datadir / ".cookie").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
