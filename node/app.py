@@ -28,6 +28,7 @@ from node.consensus.hashes import hash160
 from node.consensus.params import Params
 from node.consensus.wif import decode_wif, encode_wif
 from node.cookie import cookie_path, remove_cookie, write_cookie
+from node.index import Indexes
 from node.mempool.fees import FeeEstimator
 from node.mempool.mempool import Mempool
 from node.mempool.persist import FILENAME as MEMPOOL_FILE
@@ -90,6 +91,7 @@ class Node:
         self.searcher: PowSearcher | None = None
         self.miner: Miner | None = None
         self._expiry_task: asyncio.Task | None = None
+        self.indexes: Indexes | None = None
         self.api_runner: web.AppRunner | None = None
         self.rest_address: tuple[str, int] | None = None  # where the API listens
         self.stop_requested = asyncio.Event()
@@ -114,6 +116,10 @@ class Node:
                 log.info("mempool: reloaded %d of %d saved transactions", kept, offered)
         except (DecodeError, OSError) as e:
             log.warning("mempool.dat not loaded: %s", e)
+        if cfg.index:
+            self.indexes = Indexes(cfg.datadir, chain, self.mempool)
+            self.indexes.start()
+            log.info("indexes at %s", self.indexes.tip[::-1].hex() if self.indexes.tip else "-")
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
         if cfg.mine:
             script, _ = miner_script(cfg)
@@ -125,7 +131,7 @@ class Node:
         cfg = self.config
         host, port = cfg.rest_bind or ("127.0.0.1", cfg.params.rest_port)
         ctx = ApiContext(cfg.params, self.chain, self.mempool, self.fees,  # type: ignore[arg-type]
-                         cookie=self.cookie, info=self.info, generate=self.generate,
+                         indexes=self.indexes, cookie=self.cookie, info=self.info, generate=self.generate,
                          set_mining=self.set_mining if cfg.params.name in ("regtest", "devnet")
                          else None, request_stop=self.stop_requested.set)
         self.api_runner = web.AppRunner(create_app(ctx), access_log=None)
@@ -223,6 +229,9 @@ class Node:
                 log.info("mempool: saved %d transactions", n)
             except OSError as e:
                 log.error("mempool.dat not saved: %s", e)
+        if self.indexes is not None:
+            self.indexes.stop()
+            self.indexes = None
         if self.cookie is not None:
             remove_cookie(self.config.datadir, self.cookie)
             self.cookie = None

@@ -66,6 +66,9 @@ _PARAM_SCHEMAS = {
     "start": {"type": "integer", "minimum": 0},
     "index": {"type": "integer", "minimum": 0},
     "vout": {"type": "integer", "minimum": 0},
+    "scripthash": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+    "last_seen_txid": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+    "address": {"type": "string"},
 }
 
 

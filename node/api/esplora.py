@@ -7,15 +7,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from node.consensus.errors import DecodeError, ValidationError
-from node.consensus.hashes import hash_to_hex
+from node.consensus.hashes import hash_to_hex, sha256
 from node.consensus.merkle import merkle_branch
 from node.consensus.primitives import OutPoint, Tx
 from node.consensus.serialize import from_bytes
+from node.index import TooManyUtxos
 
 from .context import CTX_KEY, ApiContext
 from .errors import ApiError, bad_request, not_found
 from .formats import TxStatus, esplora_block, esplora_tx, find_tx, status_json
-from .validate import hash_param, hex_body, int_param
+from .validate import address_param, hash_param, hex_body, int_param
 
 routes = web.RouteTableDef()
 
@@ -274,3 +275,111 @@ async def mempool_recent(request: web.Request) -> web.Response:
 async def fee_estimates(request: web.Request) -> web.Response:
     table = _ctx(request).fees.estimates()
     return web.json_response({str(k): v for k, v in table.items()})
+
+
+# -- addresses and script hashes -----------------------------------------------------------------
+
+MEMPOOL_TXS_PER_PAGE = 50  # Esplora: up to 50 mempool txs in /txs and /txs/mempool
+MAX_UTXOS = 1_000  # a bound on one /utxo answer (Esplora refuses beyond its own limit)
+
+
+def _indexes(ctx: ApiContext):
+    if ctx.indexes is None:
+        raise ApiError(503, "the address index is disabled (node runs with --no-index)")
+    return ctx.indexes
+
+
+def _address_target(request: web.Request) -> tuple[bytes, dict]:
+    """The script hash a route is about, and the identifying fields of its JSON."""
+    ctx = _ctx(request)
+    if "address" in request.match_info:
+        address = request.match_info["address"]
+        script = address_param(address, ctx.params)
+        return sha256(script), {"address": address}
+    sh_hex = request.match_info["scripthash"]
+    return hash_param(sh_hex, "script hash"), {"scripthash": sh_hex.lower()}
+
+
+def _stats_json(s) -> dict:
+    return {"funded_txo_count": s.funded_txo_count, "funded_txo_sum": s.funded_txo_sum,
+            "spent_txo_count": s.spent_txo_count, "spent_txo_sum": s.spent_txo_sum,
+            "tx_count": s.tx_count}
+
+
+@routes.get("/api/address/{address}")
+@routes.get("/api/scripthash/{scripthash}")
+async def address_info(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    sh, ident = _address_target(request)
+    stats = _indexes(ctx).scripthash_stats(sh)
+    return web.json_response({**ident, "chain_stats": _stats_json(stats.chain),
+                              "mempool_stats": _stats_json(stats.mempool)})
+
+
+def _mempool_txs(ctx: ApiContext, sh: bytes) -> list[dict]:
+    out = []
+    for txid in _indexes(ctx).history_mempool(sh, MEMPOOL_TXS_PER_PAGE):
+        entry = ctx.mempool.get(txid)
+        if entry is not None:
+            out.append(esplora_tx(ctx, entry.tx, TxStatus(None)))
+    return out
+
+
+def _chain_txs(ctx: ApiContext, sh: bytes, after: bytes | None) -> list[dict]:
+    out = []
+    for item in _indexes(ctx).history_chain(sh, after, TXS_PER_PAGE):
+        found = find_tx(ctx, item.txid)
+        if found is not None:
+            out.append(esplora_tx(ctx, *found))
+    return out
+
+
+@routes.get("/api/address/{address}/txs")
+@routes.get("/api/scripthash/{scripthash}/txs")
+async def address_txs(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    sh, _ = _address_target(request)
+    return web.json_response(_mempool_txs(ctx, sh) + _chain_txs(ctx, sh, None))
+
+
+@routes.get("/api/address/{address}/txs/chain")
+@routes.get("/api/address/{address}/txs/chain/{last_seen_txid}")
+@routes.get("/api/scripthash/{scripthash}/txs/chain")
+@routes.get("/api/scripthash/{scripthash}/txs/chain/{last_seen_txid}")
+async def address_txs_chain(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    sh, _ = _address_target(request)
+    last = request.match_info.get("last_seen_txid")
+    after = hash_param(last, "last seen txid") if last is not None else None
+    return web.json_response(_chain_txs(ctx, sh, after))
+
+
+@routes.get("/api/address/{address}/txs/mempool")
+@routes.get("/api/scripthash/{scripthash}/txs/mempool")
+async def address_txs_mempool(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    sh, _ = _address_target(request)
+    return web.json_response(_mempool_txs(ctx, sh))
+
+
+@routes.get("/api/address/{address}/utxo")
+@routes.get("/api/scripthash/{scripthash}/utxo")
+async def address_utxo(request: web.Request) -> web.Response:
+    ctx = _ctx(request)
+    sh, _ = _address_target(request)
+    try:
+        utxos = _indexes(ctx).utxos(sh, MAX_UTXOS)
+    except TooManyUtxos:
+        raise bad_request(f"Too many unspent transaction outputs (over {MAX_UTXOS})") from None
+    out = []
+    for u in utxos:
+        if u.height is None:
+            status: dict = {"confirmed": False}
+        else:
+            index = ctx.chain.at_height(u.height)
+            status = {"confirmed": True, "block_height": u.height,
+                      "block_hash": hash_to_hex(index.hash) if index else None,
+                      "block_time": index.time if index else None}
+        out.append({"txid": hash_to_hex(u.outpoint.txid), "vout": u.outpoint.n,
+                    "status": status, "value": u.value})
+    return web.json_response(out)

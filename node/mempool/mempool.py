@@ -486,11 +486,43 @@ class Mempool:
 
     def readd(self, tx: Tx) -> bool:
         try:
-            self.accept(tx)
+            entry = self.accept(tx)
         except ValidationError as e:
             log.debug("not re-adding %s: %s", hash_to_hex(tx.txid), e)
             return False
+        self._link_existing_children(entry)
         return True
+
+    def _link_existing_children(self, entry: MempoolEntry) -> None:
+        """Blocks are disconnected newest first, so a child can return to the pool before its
+        parent: link them when the parent arrives and recount the package totals (Core's
+        UpdateTransactionsFromBlock). Otherwise evicting the parent would leave the child."""
+        txid = entry.txid
+        children = {self.spenders[op] for op in
+                    (OutPoint(txid, n) for n in range(len(entry.tx.vout)))
+                    if op in self.spenders}
+        if not children:
+            return
+        for child in children:
+            if entry.children is NO_LINKS:
+                entry.children = set()
+            entry.children.add(child)  # type: ignore[attr-defined]
+            if child.parents is NO_LINKS:
+                child.parents = set()
+            child.parents.add(entry)  # type: ignore[attr-defined]
+        # Recount every entry whose ancestors or descendants changed: the whole connected
+        # package (a reorg is rare and packages are small).
+        package = _closure([entry], lambda e: (*e.parents, *e.children))
+        for e in package:
+            ancestors = self.ancestors(e)
+            e.ancestor_count = len(ancestors) + 1
+            e.ancestor_size = e.vsize + sum(a.vsize for a in ancestors)
+            e.ancestor_fees = e.fee + sum(a.fee for a in ancestors)
+            e.ancestor_sigops = e.sigop_cost + sum(a.sigop_cost for a in ancestors)
+            descendants = self.descendants(e)
+            e.descendant_count = len(descendants) + 1
+            e.descendant_size = e.vsize + sum(d.vsize for d in descendants)
+            e.descendant_fees = e.fee + sum(d.fee for d in descendants)
 
     # -- persistence ---------------------------------------------------------------------------
     def snapshot(self) -> list[tuple[Tx, int]]:

@@ -210,3 +210,27 @@ def test_snapshot_and_load_keep_transactions_and_entry_times(env):
     assert fresh.load(saved) == 2
     assert fresh.get(child.txid).ancestor_count == 2
     assert [t for t, _ in saved][0].txid == parent.txid
+
+
+def test_reorg_relinks_a_child_returning_before_its_parent(env):
+    # Block N-1 confirms parent, block N confirms child (spending parent's output).
+    fork = env.chain.tip
+    parent = env.pay([env.coinbase(1)], fee=1_000)
+    env.pool.accept(parent)
+    env.mine([parent])
+    child = env.pay([(OutPoint(parent.txid, 0), parent.vout[0].value)], fee=1_000)
+    env.pool.accept(child)
+    env.mine([child])
+    # A longer branch from before both: disconnecting puts child back first, then parent.
+    prev = fork
+    for _ in range(3):
+        prev = env.chain.process_block(env.maker.block(prev))
+    assert env.chain.tip is prev
+    pe, ce = env.pool.get(parent.txid), env.pool.get(child.txid)
+    assert ce.parents == {pe} and pe.children == {ce}
+    assert ce.ancestor_count == 2 and pe.descendant_count == 2
+    assert pe.descendant_fees == 2_000 and ce.ancestor_fees == 2_000
+    # Evicting the parent (here by a conflicting block) must take the child with it.
+    double_spend = env.pay([env.coinbase(1)], fee=9_000)
+    env.chain.process_block(env.maker.block(env.chain.tip, [double_spend], fees=9_000))
+    assert parent.txid not in env.pool and child.txid not in env.pool
