@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -14,13 +15,15 @@ import click
 from click.core import ParameterSource
 
 from node import __version__
-from node.app import Node, NodeConfig
+from node.app import MINER_KEY_FILE, Node, NodeConfig, miner_script
 from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
-from node.config import LOG_LEVELS, ConfigError, load_settings
+from node.client import ClientError, NodeClient
+from node.config import LOG_LEVELS, ConfigError, default_datadir, load_settings
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
+from node.cookie import CookieError, read_cookie
 from node.storage.errors import StorageError
 
 
@@ -81,8 +84,6 @@ def _open_chain(network: str, datadir: Path | None, **kwargs) -> ChainState:
         raise click.ClickException(str(e)) from None
 
 
-def default_datadir(network: str) -> Path:
-    return Path.home() / ".minicash" / network
 
 
 @main.command("import")
@@ -277,7 +278,114 @@ async def _run_node(config: NodeConfig) -> None:
         loop.add_signal_handler(sig, on_signal)
     try:
         await node.start()
+        _print_welcome(node)
         await stop.wait()
         logging.getLogger("minicash").info("shutting down")
     finally:
         await node.stop()
+
+
+# -- client commands: talk to a running node over its API ------------------------------------------
+
+def _client_options(f):
+    f = click.option("--rest", "rest_url", help="The node's API base URL (default "
+                     "http://127.0.0.1:<network REST port>).")(f)
+    return _datadir_option(_network_option(f))
+
+
+def _client(network: str, datadir: Path | None, rest_url: str | None,
+            need_token: bool = False) -> NodeClient:
+    params = get_params(network)
+    url = rest_url or f"http://127.0.0.1:{params.rest_port}"
+    token = None
+    try:
+        token = read_cookie(datadir or default_datadir(network))
+    except CookieError as e:
+        if need_token:
+            raise click.ClickException(str(e)) from None
+    return NodeClient(url, token)
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except ClientError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@_client_options
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
+def status(network: str, datadir: Path | None, rest_url: str | None, as_json: bool) -> None:
+    """Show a running node's height, peers, mempool and mining state."""
+    info = _call(_client(network, datadir, rest_url).info)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    mining = info.get("mining") or {}
+    pool = info.get("mempool") or {}
+    click.echo(f"network  {info.get('network')}")
+    click.echo(f"height   {info.get('height')}  {info.get('best_block')}")
+    click.echo(f"peers    {info.get('peers')}")
+    click.echo(f"mempool  {pool.get('count')} txs, {pool.get('vsize')} vB")
+    click.echo(f"mining   {'on' if mining.get('enabled') else 'off'}"
+               f" ({mining.get('blocks_found', 0)} blocks found)")
+    click.echo(f"uptime   {info.get('uptime')} s, version {info.get('version')}")
+
+
+@main.command()
+@_client_options
+def peers(network: str, datadir: Path | None, rest_url: str | None) -> None:
+    """List the node's peers."""
+    listed = _call(_client(network, datadir, rest_url).peers)
+    if not listed:
+        click.echo("no peers")
+    for p in listed:
+        click.echo(json.dumps(p))
+
+
+@main.command("generate")
+@click.argument("blocks", type=click.IntRange(1, 1000))
+@click.option("--address", help="Address the coinbases pay (default: the node's miner key in "
+              "<datadir>/miner.key).")
+@_client_options
+def generate_cmd(blocks: int, address: str | None, network: str, datadir: Path | None,
+                 rest_url: str | None) -> None:
+    """Mine BLOCKS blocks now (regtest and devnet); prints their hashes."""
+    params = get_params(network)
+    if address is None:
+        config = NodeConfig(params, datadir or default_datadir(network))
+        if not (config.datadir / MINER_KEY_FILE).exists():
+            raise click.ClickException(f"give --address: no miner key in {config.datadir}")
+        _, address = miner_script(config)
+    client = _client(network, datadir, rest_url, need_token=True)
+    for h in _call(client.generate, blocks, address):
+        click.echo(h)
+
+
+@main.command()
+@_client_options
+def stop(network: str, datadir: Path | None, rest_url: str | None) -> None:
+    """Ask a running node to shut down cleanly."""
+    _call(_client(network, datadir, rest_url, need_token=True).stop)
+    click.echo("node stopping")
+
+
+def _print_welcome(node: Node) -> None:
+    """What a newcomer needs once the node is up: where it answers and what to try next."""
+    host, port = node.rest_address or ("127.0.0.1", node.config.params.rest_port)
+    base = f"http://{host}:{port}"
+    net = node.config.params.name
+    flags = "" if net == "regtest" else f" --network {net}"
+    lines = [
+        f"minicash {net} node running (datadir {node.config.datadir})",
+        f"  Esplora API  {base}/api      e.g. curl {base}/api/blocks/tip/height",
+        f"  Core REST    {base}/rest     e.g. curl {base}/rest/chaininfo.json",
+        f"  API spec     {base}/openapi.json",
+        "Try:",
+        f"  minicash-node status{flags}",
+    ]
+    if net in ("regtest", "devnet"):
+        lines.append(f"  minicash-node generate 10{flags}")
+    lines.append("Ctrl-C stops the node cleanly.")
+    click.echo("\n".join(lines), err=True)

@@ -109,3 +109,34 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_client_subcommands_talk_to_a_running_node(tmp_path):
+    datadir = tmp_path / "n"
+    port = free_port()
+    proc = _start(datadir, "--mining-workers", "1", rest_port=port)
+    rest = ["--rest", f"http://127.0.0.1:{port}", "--datadir", str(datadir)]
+    try:
+        _wait_for_lines(proc, "REST API on", 1)
+        runner = CliRunner()
+        status = runner.invoke(main, ["status", *rest])
+        assert status.exit_code == 0 and "height   0" in status.output
+        assert "mining   off" in status.output
+        # No miner key yet (not mining): the address must be given.
+        no_key = runner.invoke(main, ["generate", "2", *rest])
+        assert no_key.exit_code == 1 and "give --address" in no_key.output
+        address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+        generated = runner.invoke(main, ["generate", "2", "--address", address, *rest])
+        assert generated.exit_code == 0, generated.output
+        assert len(generated.output.split()) == 2
+        assert "height   2" in runner.invoke(main, ["status", *rest]).output
+        assert runner.invoke(main, ["peers", *rest]).output.strip() == "no peers"
+        stopped = runner.invoke(main, ["stop", *rest])
+        assert stopped.exit_code == 0 and "node stopping" in stopped.output
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # With the node gone: one clear line, non-zero exit.
+    gone = CliRunner().invoke(main, ["status", *rest])
+    assert gone.exit_code == 1 and "cannot reach the node" in gone.output

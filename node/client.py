@@ -1,0 +1,71 @@
+"""A small client of a running node's API, for the ``minicash-node`` client subcommands.
+
+Uses only the standard library (urllib): one request per command, the admin token from
+``<datadir>/.cookie``, and every failure turned into :class:`ClientError` with one line."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class ClientError(Exception):
+    pass
+
+
+class NodeClient:
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None, auth: bool = False) -> Any:
+        data = None
+        headers = {}
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if auth:
+            if self.token is None:
+                raise ClientError("no admin token: is the node running with this datadir?")
+            headers["Authorization"] = f"Bearer {self.token}"
+        url = self.base_url + path
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            raise ClientError(f"{url}: {_reason(e)}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ClientError(f"cannot reach the node at {self.base_url} ({reason})") from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw.decode(errors="replace")
+
+    def info(self) -> dict:
+        return self.request("GET", "/node/info")
+
+    def peers(self) -> list:
+        return self.request("GET", "/node/peers")
+
+    def generate(self, blocks: int, address: str) -> list[str]:
+        return self.request("POST", "/node/generate", {"blocks": blocks, "address": address},
+                            auth=True)
+
+    def stop(self) -> dict:
+        return self.request("POST", "/node/stop", {}, auth=True)
+
+
+def _reason(e: urllib.error.HTTPError) -> str:
+    try:
+        body = e.read().decode(errors="replace")
+        parsed = json.loads(body)
+        if isinstance(parsed, dict) and "error" in parsed:
+            return f"{parsed['error']} (HTTP {e.code})"
+        return f"{body.strip()} (HTTP {e.code})"
+    except ValueError:
+        return f"HTTP {e.code}"
