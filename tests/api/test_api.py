@@ -182,3 +182,20 @@ def test_no_generated_path_input_makes_a_route_answer_500(env, segment):
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(segment=st.text(min_size=1, max_size=90).filter(lambda s: "/" not in s and "?" not in s
+                                                       and "#" not in s),
+       body=st.one_of(st.text(max_size=200), st.binary(max_size=200).map(bytes.hex)))
+def test_no_generated_input_to_address_or_post_routes_makes_a_500(env, segment, body):
+    from urllib.parse import quote
+
+    seg = quote(segment, safe="")
+    for template in ("/api/address/{}", "/api/address/{}/txs", "/api/address/{}/utxo",
+                     "/api/scripthash/{}", "/api/scripthash/{}/txs/chain/{}",
+                     "/api/address/{}/txs/mempool"):
+        assert call(env, "GET", template.replace("{}", seg))[0] < 500
+    ok = {"Authorization": f"Bearer {TOKEN}"}
+    for path in ("/api/tx", "/node/blocks", "/node/generate", "/node/mining"):
+        assert call(env, "POST", path, data=body, headers=ok)[0] < 500, (path, body)
