@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from . import block_connect, import_memory, mempool_bench, pow_hashrate, report, script_verify
+from . import (
+    api_bench,
+    block_connect,
+    import_memory,
+    mempool_bench,
+    pow_hashrate,
+    report,
+    script_verify,
+)
 
 BENCHMARKS = {
     "script_verify": script_verify.run,
@@ -12,6 +20,7 @@ BENCHMARKS = {
     "import_memory": import_memory.run,
     "pow_hashrate": pow_hashrate.run,
     "mempool": mempool_bench.run,
+    "api": api_bench.run,
 }
 
 

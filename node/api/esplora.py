@@ -280,7 +280,7 @@ async def fee_estimates(request: web.Request) -> web.Response:
 # -- addresses and script hashes -----------------------------------------------------------------
 
 MEMPOOL_TXS_PER_PAGE = 50  # Esplora: up to 50 mempool txs in /txs and /txs/mempool
-MAX_UTXOS = 1_000  # a bound on one /utxo answer (Esplora refuses beyond its own limit)
+MAX_UTXOS = 5_000  # a bound on one /utxo answer (Esplora refuses beyond its own limit)
 
 
 def _indexes(ctx: ApiContext):
