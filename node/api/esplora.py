@@ -88,15 +88,14 @@ def _outspend(ctx: ApiContext, outpoint: OutPoint) -> dict:
     spender = ctx.indexes.spender(outpoint)
     if spender is None:
         return {"spent": False}
-    d: dict = {"spent": True, "txid": hash_to_hex(spender.txid), "vin": spender.vin}
-    if spender.height is None:
-        d["status"] = {"confirmed": False}
-    else:
-        index = ctx.chain.at_height(spender.height)
-        d["status"] = {"confirmed": True, "block_height": spender.height,
-                       "block_hash": hash_to_hex(index.hash) if index else None,
-                       "block_time": index.time if index else None}
-    return d
+    return {"spent": True, "txid": hash_to_hex(spender.txid), "vin": spender.vin,
+            "status": _status_at(ctx, spender.height)}
+
+
+def _status_at(ctx: ApiContext, height: int | None) -> dict:
+    """Esplora's status of something confirmed at ``height`` of the active chain (or None:
+    in the mempool)."""
+    return status_json(TxStatus(None if height is None else ctx.chain.at_height(height)))
 
 
 @routes.get("/api/tx/{txid}/outspend/{vout}")
@@ -373,13 +372,6 @@ async def address_utxo(request: web.Request) -> web.Response:
         raise bad_request(f"Too many unspent transaction outputs (over {MAX_UTXOS})") from None
     out = []
     for u in utxos:
-        if u.height is None:
-            status: dict = {"confirmed": False}
-        else:
-            index = ctx.chain.at_height(u.height)
-            status = {"confirmed": True, "block_height": u.height,
-                      "block_hash": hash_to_hex(index.hash) if index else None,
-                      "block_time": index.time if index else None}
         out.append({"txid": hash_to_hex(u.outpoint.txid), "vout": u.outpoint.n,
-                    "status": status, "value": u.value})
+                    "status": _status_at(ctx, u.height), "value": u.value})
     return web.json_response(out)
