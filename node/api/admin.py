@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 
 from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.primitives import Block
 from node.consensus.serialize import from_bytes
+from node.cookie import check_authorization
 
 from .context import CTX_KEY, ApiContext
 from .errors import ApiError, bad_request
@@ -26,10 +25,8 @@ def _ctx(request: web.Request) -> ApiContext:
 
 def require_token(request: web.Request) -> ApiContext:
     ctx = _ctx(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if ctx.cookie is None or scheme != "Bearer" or \
-            not hmac.compare_digest(token.strip().encode(), ctx.cookie.encode()):
+    if ctx.cookie is None or \
+            not check_authorization(request.headers.get("Authorization"), ctx.cookie):
         raise ApiError(401, "missing or wrong token: send 'Authorization: Bearer <token>' "
                             "with the token from <datadir>/.cookie")
     return ctx

@@ -49,8 +49,8 @@ from .indexes import (
     TxLocation,
     TxoStats,
     Utxo,
-    script_hash,
 )
+from .store import script_hash
 
 __all__ = [
     "HistoryItem",

@@ -37,7 +37,6 @@ from .store import (
     IndexDB,
     outpoint_key,
     prefix_end,
-    script_hash,
     spent_from_undo,
     wipe,
     write_connect,
@@ -386,15 +385,3 @@ class Indexes:
         confirmed.sort(key=lambda u: -u.height)  # type: ignore[operator]
         return result + confirmed
 
-
-__all__ = [
-    "HistoryItem",
-    "Indexes",
-    "ScriptHashStats",
-    "Spender",
-    "TooManyUtxos",
-    "TxLocation",
-    "TxoStats",
-    "Utxo",
-    "script_hash",
-]

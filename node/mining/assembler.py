@@ -19,7 +19,7 @@ from node.consensus.limits import MAX_BLOCK_SIGOPS_COST, MAX_BLOCK_WEIGHT, WITNE
 from node.consensus.params import Params
 from node.consensus.pow import get_next_work_required
 from node.consensus.primitives import Block, Tx
-from node.consensus.script.script import push_data
+from node.consensus.script.script import push_int
 from node.consensus.tx_verify import is_final_tx
 from node.mempool.mempool import Mempool, MempoolEntry
 
@@ -41,7 +41,6 @@ class BlockTemplate:
     fees: int
     weight: int
     sigop_cost: int
-    target_bits: int
 
 
 def select_transactions(mempool: Mempool, height: int, lock_time_cutoff: int, *,
@@ -124,14 +123,11 @@ def create_template(params: Params, tip: BlockIndex, mempool: Mempool | None,
                                   AncestorWalk(tip))
     entries, fees, weight, sigops = ([], 0, 0, 0) if mempool is None else \
         select_transactions(mempool, height, mtp)
+    # The extranonce follows the BIP34 height as Core's miner writes it (CScriptNum): rolling
+    # it changes the merkle root, a fresh 2^32 nonce space for the same template.
     coinbase = create_coinbase(height, params.block_subsidy(height) + fees, script_pubkey,
-                               extra=coinbase_extra(extranonce))
+                               extra=push_int(extranonce))
     txs: list[Tx] = with_witness_commitment([coinbase, *(e.tx for e in entries)])
     block = build_block(tip.hash, txs, time, bits, BLOCK_VERSION)
-    return BlockTemplate(block, height, fees, weight + txs[0].weight, sigops, bits)
+    return BlockTemplate(block, height, fees, weight + txs[0].weight, sigops)
 
-
-def coinbase_extra(extranonce: int) -> bytes:
-    """The extranonce as a push after the BIP34 height: rolling it changes the merkle root
-    when the 32-bit nonce space of one header is exhausted."""
-    return push_data(extranonce.to_bytes(8, "little"))
