@@ -21,16 +21,18 @@ from node import __version__
 from node.api.app import create_app
 from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
+from node.chain.index import BlockIndex
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError
 from node.consensus.hashes import hash160
 from node.consensus.params import Params
+from node.consensus.primitives import Block, Tx
 from node.consensus.wif import decode_wif, encode_wif
 from node.cookie import cookie_path, remove_cookie, write_cookie
 from node.index import Indexes
 from node.mempool.fees import FeeEstimator
-from node.mempool.mempool import Mempool
+from node.mempool.mempool import Mempool, MempoolEntry
 from node.mempool.persist import FILENAME as MEMPOOL_FILE
 from node.mempool.persist import load_mempool, save_mempool
 from node.mining.assembler import create_template
@@ -133,7 +135,8 @@ class Node:
         ctx = ApiContext(cfg.params, self.chain, self.mempool, self.fees,  # type: ignore[arg-type]
                          indexes=self.indexes, cookie=self.cookie, info=self.info, generate=self.generate,
                          set_mining=self.set_mining if cfg.params.name in ("regtest", "devnet")
-                         else None, request_stop=self.stop_requested.set)
+                         else None, request_stop=self.stop_requested.set,
+                         submit_block=self.submit_block, submit_tx=self.submit_tx)
         self.api_runner = web.AppRunner(create_app(ctx), access_log=None)
         await self.api_runner.setup()
         site = web.TCPSite(self.api_runner, host, port)
@@ -142,6 +145,18 @@ class Node:
         bound = sockets[0].getsockname()[:2] if sockets else (host, port)
         self.rest_address = (bound[0], bound[1])
         log.info("REST API on http://%s:%d (Esplora API at /api, Core REST at /rest)", *bound)
+
+    # -- the doors for new blocks and transactions ------------------------------------------------
+    async def submit_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
+        """Validate and store a block from anywhere (peer, API, miner), as Core's
+        ProcessNewBlock: the block's index, None for an orphan, or ValidationError."""
+        assert self.chain is not None
+        return self.chain.process_block(block, raw)
+
+    async def submit_tx(self, tx: Tx) -> MempoolEntry:
+        """Offer a transaction to the mempool (ValidationError with Core's reason if refused)."""
+        assert self.mempool is not None
+        return self.mempool.accept(tx)
 
     def info(self) -> dict:
         chain, pool = self.chain, self.mempool
@@ -180,7 +195,7 @@ class Node:
                 chain.params, self._searcher())
             if block is None:  # pragma: no cover - the extranonce space is unbounded
                 raise RuntimeError("no block found")
-            chain.process_block(block)
+            await self.submit_block(block)
             hashes.append(block.hash)
         return hashes
 
@@ -198,7 +213,8 @@ class Node:
             chain = self.chain
             assert chain is not None
             self.miner = Miner(chain, self.mempool, script, self._searcher(),
-                               interval=cfg.mine_interval if interval is None else interval)
+                               interval=cfg.mine_interval if interval is None else interval,
+                               submit=self.submit_block)
             self.miner.start()
             log.info("mining to %s with %d worker(s)%s",
                      script_to_address(script, cfg.params) or script.hex(),

@@ -110,7 +110,7 @@ async def submit_block(request: web.Request) -> web.Response:
     except DecodeError as e:
         raise bad_request(f"block decode failed: {e}") from None
     try:
-        index = ctx.chain.process_block(block, raw)
+        index = await ctx.process_block(block, raw)
     except ValidationError as e:
         raise bad_request(e.reason) from None
     if index is None:

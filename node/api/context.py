@@ -9,9 +9,11 @@ from typing import Any
 from aiohttp import web
 
 from node.chain.chainstate import ChainState
+from node.chain.index import BlockIndex
 from node.consensus.params import Params
+from node.consensus.primitives import Block, Tx
 from node.mempool.fees import FeeEstimator
-from node.mempool.mempool import Mempool
+from node.mempool.mempool import Mempool, MempoolEntry
 
 
 @dataclass
@@ -27,6 +29,20 @@ class ApiContext:
     generate: Callable[[int, bytes], Awaitable[list[bytes]]] | None = None
     set_mining: Callable[[bool, bytes | None, float | None], Awaitable[dict]] | None = None
     request_stop: Callable[[], None] | None = None
+    # The node's doors for new blocks and transactions (validation off the event loop, relay
+    # to peers). Without them, the API calls the chain and the mempool directly.
+    submit_block: Callable[[Block, bytes | None], Awaitable[BlockIndex | None]] | None = None
+    submit_tx: Callable[[Tx], Awaitable[MempoolEntry]] | None = None
+
+    async def process_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
+        if self.submit_block is not None:
+            return await self.submit_block(block, raw)
+        return self.chain.process_block(block, raw)
+
+    async def accept_tx(self, tx: Tx) -> MempoolEntry:
+        if self.submit_tx is not None:
+            return await self.submit_tx(tx)
+        return self.mempool.accept(tx)
 
 
 CTX_KEY = web.AppKey("ctx", ApiContext)

@@ -125,7 +125,7 @@ async def post_tx(request: web.Request) -> web.Response:
     except (ApiError, DecodeError) as e:
         raise ApiError(400, f"TX decode failed: {e}", text=True) from None
     try:
-        ctx.mempool.accept(tx)
+        await ctx.accept_tx(tx)
     except ValidationError as e:
         raise ApiError(400, f"sendrawtransaction RPC error: {e.reason}", text=True) from None
     return _text(hash_to_hex(tx.txid))

@@ -20,7 +20,7 @@ def hash_param(value: str, what: str = "hash") -> bytes:
 
 
 def int_param(value: str, what: str, low: int = 0, high: int = MAX_HEIGHT) -> int:
-    if not value.isdigit() or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
         raise bad_request(f"invalid {what}: expected a whole number")
     n = int(value)
     if not low <= n <= high:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
@@ -60,13 +60,16 @@ class Miner:
 
     def __init__(self, chain: ChainState, mempool: Mempool | None, script_pubkey: bytes,
                  searcher: PowSearcher, *, interval: float = 0.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 submit: Callable[[Block], Awaitable[object]] | None = None) -> None:
         self.chain = chain
         self.mempool = mempool
         self.script_pubkey = script_pubkey
         self.searcher = searcher
         self.interval = interval
         self.clock = clock
+        # The node's door for blocks (validation and relay); default: straight to the chain.
+        self.submit = submit
         self.blocks_found = 0
         self._task: asyncio.Task | None = None
         self._stale = asyncio.Event()
@@ -122,7 +125,10 @@ class Miner:
             if block is None:
                 continue  # stale or refreshed: build a new template
             try:
-                self.chain.process_block(block)
+                if self.submit is not None:
+                    await self.submit(block)
+                else:
+                    self.chain.process_block(block)
             except ValidationError as e:  # pragma: no cover - our own template was invalid
                 log.error("mined block %s rejected: %s", hash_to_hex(block.hash), e)
                 continue
