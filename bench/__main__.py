@@ -6,6 +6,7 @@ import sys
 
 from . import (
     api_bench,
+    api_responsive,
     block_connect,
     import_memory,
     mempool_bench,
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "pow_hashrate": pow_hashrate.run,
     "mempool": mempool_bench.run,
     "api": api_bench.run,
+    "api_responsive": api_responsive.run,
 }
 
 

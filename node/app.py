@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from node.api.app import create_app
 from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
+from node.chain.preverify import preverify_scripts
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError
@@ -98,6 +100,7 @@ class Node:
         self.rest_address: tuple[str, int] | None = None  # where the API listens
         self.stop_requested = asyncio.Event()
         self.cookie: str | None = None  # the admin API token, in <datadir>/.cookie while running
+        self._preverifier: ThreadPoolExecutor | None = None  # see submit_block
 
     async def start(self) -> None:
         cfg = self.config
@@ -150,8 +153,18 @@ class Node:
     async def submit_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
         """Validate and store a block from anywhere (peer, API, miner), as Core's
         ProcessNewBlock: the block's index, None for an orphan, or ValidationError."""
-        assert self.chain is not None
-        return self.chain.process_block(block, raw)
+        chain = self.chain
+        assert chain is not None
+        if self._preverifier is None:
+            self._preverifier = ThreadPoolExecutor(1, thread_name_prefix="preverify")
+        # The scripts (the costly part) are verified on a worker thread while the loop keeps
+        # serving; the connection itself, on the loop, then skips what passed.
+        flags, passed = await asyncio.get_running_loop().run_in_executor(
+            self._preverifier, preverify_scripts, chain, block)
+        cache = chain.script_checker.cache
+        for wtxid in passed:
+            cache.add(wtxid, flags)
+        return chain.process_block(block, raw)
 
     async def submit_tx(self, tx: Tx) -> MempoolEntry:
         """Offer a transaction to the mempool (ValidationError with Core's reason if refused)."""
@@ -245,6 +258,9 @@ class Node:
                 log.info("mempool: saved %d transactions", n)
             except OSError as e:
                 log.error("mempool.dat not saved: %s", e)
+        if self._preverifier is not None:
+            self._preverifier.shutdown(wait=True, cancel_futures=True)
+            self._preverifier = None
         if self.indexes is not None:
             self.indexes.stop()
             self.indexes = None

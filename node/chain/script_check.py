@@ -44,6 +44,20 @@ def _verify_batch(batch: list[Check], flags: int) -> tuple[int, str, str] | None
     return None
 
 
+def _verified_in_batch(batch: list[Check], flags: int) -> list[bytes]:
+    """The wtxids of the transactions in ``batch`` whose every input verifies."""
+    good = []
+    for _, tx, coins in batch:
+        cache = PrecomputedTxData(tx)
+        try:
+            for n, coin in enumerate(coins):
+                verify_input(tx, n, coin.script_pubkey, coin.value, flags, cache)
+        except ScriptError:
+            continue
+        good.append(tx.wtxid)
+    return good
+
+
 class ScriptCache:
     """Transactions whose scripts already verified, by wtxid, with the flags used (Core's
     script execution cache). The mempool verifies with the standard flags, a superset of
@@ -85,6 +99,18 @@ class ScriptChecker:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def verified(self, checks: list[Check], flags: int) -> list[bytes]:
+        """Verify ``checks`` on the pool and wait: the wtxids of those that passed. Failures
+        are not reported: the caller only learns what it may skip later (the block's own
+        connection finds and names any failure)."""
+        if self._pool is None or len(checks) <= BATCH_TXS:
+            return _verified_in_batch(checks, flags)
+        # One slice per worker keeps the hand-offs few; transactions are similar in cost.
+        step = -(-len(checks) // self.workers)
+        futures = [self._pool.submit(_verified_in_batch, checks[i:i + step], flags)
+                   for i in range(0, len(checks), step)]
+        return [w for fut in futures for w in fut.result()]
 
     def session(self, flags: int) -> BlockChecks:
         return BlockChecks(self._pool, flags, self.cache)

@@ -214,6 +214,15 @@ class CoinsCache:
                 self._script_bytes += len(coin.txout.script_pubkey)
         return coin  # type: ignore[return-value]
 
+    def peek_coin(self, txid: bytes, n: int) -> Coin | None:
+        """Like :meth:`get_coin` but never changes the cache: safe from another thread while
+        the owner connects blocks (a dict read is atomic under the GIL, and plyvel reads are
+        thread-safe). Used to check scripts ahead of connection; see node.chain.preverify."""
+        coin = self._coins.get((txid, n), _ABSENT)
+        if coin is _ABSENT:
+            return self.base.get_coin_at(txid, n)
+        return coin  # type: ignore[return-value]
+
     def have_coin(self, outpoint: OutPoint) -> bool:
         return self.get_coin(outpoint) is not None
 
