@@ -1,0 +1,307 @@
+"""``python -m regtest``: bring up a local network, watch it, mine, pay, split and join it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from node.client import ClientError
+
+from . import control, procs, wallets
+from .control import ControlError
+from .procs import ProcError
+from .spec import NETWORKS, TOPOLOGIES, SpecError, from_flags, load_toml
+from .state import NetState, NodeState, StateError
+from .wallets import WalletError
+
+MATURITY = 100  # COINBASE_MATURITY: a coinbase is spendable 100 blocks later
+ERRORS = (SpecError, StateError, ProcError, ControlError, WalletError, ClientError)
+
+
+def default_dir() -> Path:
+    home = Path(os.environ.get("MINICASH_HOME") or Path.home() / ".minicash")
+    return home / "localnet"
+
+
+def _dir_option(f):
+    return click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="Where the network lives (default "
+                        "$MINICASH_HOME/localnet, i.e. ~/.minicash/localnet).")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """A local network of minicash nodes: up, status, mine, send, partition, heal, down."""
+
+
+def _load(root: Path | None) -> NetState:
+    return NetState.load(root or default_dir())
+
+
+def _fail(e: Exception) -> None:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(1)
+
+
+# -- up / down -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--nodes", type=click.IntRange(1, 250), default=3, show_default=True)
+@click.option("--topology", type=click.Choice(TOPOLOGIES), default="line", show_default=True)
+@click.option("--miners", type=int, default=1, show_default=True,
+              help="How many nodes mine on their own (the first K).")
+@click.option("--network", type=click.Choice(NETWORKS), default="regtest", show_default=True)
+@click.option("--interval", type=float, default=5.0, show_default=True,
+              help="Seconds between a regtest miner's blocks.")
+@click.option("--file", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="A network.toml describing nodes, links and roles (instead of the flags).")
+@click.option("--no-fund", is_flag=True, help="Skip funding the wallets (no initial blocks).")
+@_dir_option
+def up(nodes: int, topology: str, miners: int, network: str, interval: float,
+       spec_file: Path | None, no_fund: bool, root: Path | None) -> None:
+    """Start the network (or restart a stopped one, data kept) and print its nodes."""
+    root = root or default_dir()
+    try:
+        if NetState.exists(root):
+            state = NetState.load(root)
+            running = [n.name for n in state.nodes if procs.is_running(state, n)]
+            if running:
+                raise StateError(f"a network is already running in {root} ({', '.join(running)});"
+                                 f" `python -m regtest down` stops it")
+            click.echo(f"restarting the network in {root} (its data is kept; `down --wipe` "
+                       f"to start afresh)")
+            _start_all(state)
+            state.partition = []
+            state.save()
+        else:
+            spec = load_toml(spec_file) if spec_file else from_flags(
+                nodes, topology, miners, network, interval)
+            state = _create(root, spec)
+            _start_all(state)
+            click.echo("creating a wallet per node...")
+            for node in state.nodes:
+                wallets.create(state, node)
+            if not no_fund:
+                _fund(state)
+            for node in state.nodes:
+                if node.mine:
+                    control.set_mining(state, node, True, wallets.receive_address(state, node),
+                                       node.interval if state.network == "regtest" else 0)
+        click.echo(control.table([control.status(state, n) for n in state.nodes], state))
+        click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
+    except ERRORS as e:
+        _fail(e)
+
+
+def _create(root: Path, spec) -> NetState:
+    from node.consensus.params import get_params
+    params = get_params(spec.network)
+    state = NetState(root, spec.network, links=list(spec.links))
+    taken: set[tuple[str, int]] = set()
+    for i, ns in enumerate(spec.nodes):
+        ip = procs.node_ip(i)
+        state.nodes.append(NodeState(ns.name, ip, procs.pick_port(ip, params.default_port, taken),
+                                     procs.pick_port(ip, params.rest_port, taken), ns.mine,
+                                     ns.interval))
+    state.save()
+    return state
+
+
+def _start_all(state: NetState) -> None:
+    by_name = {n.name: n for n in state.nodes}
+    for node in state.nodes:
+        peers = [by_name[b].p2p for a, b in state.links if a == node.name]
+        procs.start_node(state, node, peers)
+        state.save()  # the pid, at once: `down` must find whatever was started
+    try:
+        for node in state.nodes:
+            procs.wait_ready(state, node)
+        click.echo(f"{len(state.nodes)} node(s) up; waiting for their links...")
+        control.connected(state)
+    except ERRORS:
+        for node in state.nodes:
+            procs.stop_node(state, node)
+        state.save()
+        raise
+
+
+def _fund(state: NetState) -> None:
+    """One block to each wallet, then MATURITY more to the first node's, all mined by the first
+    node so every block reaches the others: each wallet then holds one spendable coinbase."""
+    first = state.nodes[0]
+    click.echo(f"funding: mining {len(state.nodes) + MATURITY} blocks...")
+    for node in state.nodes:
+        control.mine(state, first, 1, wallets.receive_address(state, node))
+    control.mine(state, first, MATURITY, wallets.receive_address(state, first))
+    control.same_tip(state)
+
+
+@main.command()
+@click.option("--wipe", is_flag=True, help="Also delete every node's data and wallet.")
+@_dir_option
+def down(wipe: bool, root: Path | None) -> None:
+    """Stop every node cleanly (keeping their data unless --wipe)."""
+    root = root or default_dir()
+    try:
+        state = _load(root)
+    except StateError as e:
+        if wipe and root.exists():
+            shutil.rmtree(root)
+            click.echo(f"removed {root}")
+            return
+        _fail(e)
+        return
+    stopped = [n.name for n in state.nodes if procs.stop_node(state, n)]
+    state.save()
+    click.echo(f"stopped {', '.join(stopped)}" if stopped else "no node was running")
+    if wipe:
+        shutil.rmtree(root)
+        click.echo(f"removed {root}")
+
+
+# -- looking ---------------------------------------------------------------------------------
+@main.command()
+@click.option("--watch", type=float, default=None, metavar="SECONDS",
+              help="Refresh every SECONDS until Ctrl-C.")
+@_dir_option
+def status(watch: float | None, root: Path | None) -> None:
+    """A table of every node: height, tip, peers, mempool, mining; forks show as letters."""
+    try:
+        state = _load(root)
+        while True:
+            text = control.table([control.status(state, n) for n in state.nodes], state)
+            if watch is None:
+                click.echo(text)
+                return
+            click.clear()
+            click.echo(time.strftime("%H:%M:%S  ") + f"(every {watch:g} s, Ctrl-C to stop)")
+            click.echo(text)
+            time.sleep(watch)
+    except ERRORS as e:
+        _fail(e)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.argument("node")
+@click.option("--lines", "-n", type=int, default=40, show_default=True)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
+@_dir_option
+def logs(node: str, lines: int, follow: bool, root: Path | None) -> None:
+    """The last lines of NODE's log (by name or index)."""
+    try:
+        state = _load(root)
+        path = state.log_path(state.node(node))
+        click.echo(procs.tail(path, lines))
+        if follow:
+            with open(path, errors="replace") as f:
+                f.seek(0, os.SEEK_END)
+                while True:
+                    line = f.readline()
+                    if line:
+                        click.echo(line, nl=False)
+                    else:
+                        time.sleep(0.2)
+    except ERRORS as e:
+        _fail(e)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@_dir_option
+@click.option("--json", "as_json", is_flag=True)
+def balances(root: Path | None, as_json: bool) -> None:
+    """Every node's wallet balance."""
+    try:
+        state = _load(root)
+        result = {n.name: wallets.balance(state, n) for n in state.nodes}
+    except ERRORS as e:
+        _fail(e)
+        return
+    if as_json:
+        import json
+        click.echo(json.dumps(result, indent=2))
+        return
+    for name, b in result.items():
+        click.echo(f"{name:10} " + "  ".join(f"{k} {v}" for k, v in b.items()))
+
+
+# -- acting ------------------------------------------------------------------------------------
+@main.command("mine")
+@click.argument("blocks", type=click.IntRange(1, 1000))
+@click.option("--node", "node_ref", default="0", show_default=True, help="Name or index.")
+@_dir_option
+def mine_cmd(blocks: int, node_ref: str, root: Path | None) -> None:
+    """Mine BLOCKS blocks now on one node, paying its wallet."""
+    try:
+        state = _load(root)
+        node = state.node(node_ref)
+        hashes = control.mine(state, node, blocks, wallets.receive_address(state, node))
+        click.echo(f"{node.name} mined {len(hashes)} block(s); tip {hashes[-1]}")
+    except ERRORS as e:
+        _fail(e)
+
+
+@main.command()
+@click.option("--from", "src", required=True, help="Paying node (name or index).")
+@click.option("--to", "dst", required=True, help="Receiving node (name or index).")
+@click.argument("amount")
+@_dir_option
+def send(src: str, dst: str, amount: str, root: Path | None) -> None:
+    """Pay AMOUNT (in coins, or in satoshis as 5000sat) from one node's wallet to another's."""
+    try:
+        state = _load(root)
+        payer, payee = state.node(src), state.node(dst)
+        address = wallets.receive_address(state, payee)
+        txid = wallets.send(state, payer, address, amount)
+        click.echo(f"{payer.name} -> {payee.name} {amount}: {txid}")
+    except ERRORS as e:
+        _fail(e)
+
+
+@main.command()
+@click.argument("groups", nargs=-1, required=True)
+@_dir_option
+def partition(groups: tuple[str, ...], root: Path | None) -> None:
+    """Cut the network: partition "node0,node1 | node2" (names or indexes; every node listed)."""
+    try:
+        state = _load(root)
+        parts = [[state.node(x.strip()) for x in g.split(",") if x.strip()]
+                 for g in " ".join(groups).split("|")]
+        names = [n.name for g in parts for n in g]
+        if len(parts) < 2 or any(not g for g in parts):
+            raise StateError('give two or more groups separated by "|", e.g. "0,1 | 2"')
+        if len(set(names)) != len(names):
+            raise StateError("a node can be in one group only")
+        missing = [n.name for n in state.nodes if n.name not in names]
+        if missing:
+            parts[-1].extend(state.node(m) for m in missing)
+        control.partition(state, parts)
+        state.save()
+        click.echo("partitioned: " + " | ".join(",".join(n.name for n in g) for g in parts))
+    except ERRORS as e:
+        _fail(e)
+
+
+@main.command()
+@_dir_option
+def heal(root: Path | None) -> None:
+    """Join a partitioned network again; the longest chain wins everywhere."""
+    try:
+        state = _load(root)
+        control.heal(state)
+        state.save()
+        tip = control.same_tip(state)
+        click.echo(f"healed: every node at {tip}")
+    except ERRORS as e:
+        _fail(e)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,58 @@
+"""Each node's wallet, driven through ``minicash-wallet`` itself (as a user would), with the
+network's own wallet home and the node's API. Regtest and devnet wallets here hold play money,
+so they are created unencrypted (the wallet's explicit flag for it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from .procs import _source_root
+from .state import NetState, NodeState
+
+WALLET_TIMEOUT = 300.0
+
+
+class WalletError(Exception):
+    pass
+
+
+def run_wallet(state: NetState, node: NodeState, *args: str, as_json: bool = True):
+    """``minicash-wallet <args> --name <node> --network <net> --node <node's API>``; the parsed
+    JSON output (or the text); WalletError with the wallet's one-line error."""
+    env = dict(os.environ, MINICASH_HOME=str(state.wallet_home))
+    env.pop("MINICASH_WALLET_PASSWORD", None)
+    cmd = [sys.executable, "-m", "wallet", *args, "--name", node.name,
+           "--network", state.network, "--node", node.api_url]
+    if as_json:
+        cmd.append("--json")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=_source_root(),
+                          timeout=WALLET_TIMEOUT)
+    if proc.returncode != 0:
+        line = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()[-1]
+        raise WalletError(f"wallet {node.name}: {line}")
+    if not as_json:
+        return proc.stdout
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        raise WalletError(f"wallet {node.name}: unexpected output {proc.stdout[:200]!r}") from None
+
+
+def create(state: NetState, node: NodeState) -> None:
+    run_wallet(state, node, "create", "--no-encrypt", "--yes", as_json=False)
+
+
+def receive_address(state: NetState, node: NodeState) -> str:
+    return run_wallet(state, node, "receive")["address"]
+
+
+def balance(state: NetState, node: NodeState) -> dict:
+    return run_wallet(state, node, "balance")
+
+
+def send(state: NetState, node: NodeState, address: str, amount: str) -> str:
+    out = run_wallet(state, node, "send", address, amount, "--yes")
+    return out["txid"] if isinstance(out, dict) else str(out).strip()
