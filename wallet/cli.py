@@ -393,6 +393,8 @@ def send(address: str, amount: str | None, sweep: bool, fee_rate: str | None,
     """Send AMOUNT (coins, or satoshis with a 'sat' suffix) to ADDRESS."""
     if sweep == (amount is not None):
         raise click.UsageError("give either AMOUNT or --max")
+    if fee_rate is not None and target is not None:
+        raise click.UsageError("give --fee-rate or --target, not both")
     wallet = Wallet.open(network, name)
     out = spend.recipient(wallet, address, parse_amount(amount) if amount else 1)
     client = _synced(wallet, network, node_url)

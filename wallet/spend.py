@@ -28,6 +28,8 @@ from .txbuilder import (
 )
 from .wallet import Wallet
 
+# Core's reject reasons for a fee below the node's relay minimum or its mempool's current one.
+NODE_FEE_REJECTIONS = ("min relay fee not met", "mempool min fee not met")
 DEFAULT_TARGET = 6  # Core's wallet default confirmation target (-txconfirmtarget)
 
 
@@ -154,7 +156,11 @@ def broadcast(wallet: Wallet, client: EsploraClient, tx: Tx,
     except NodeError as exc:
         if exc.status >= 500:
             raise
-        raise Rejected(exc.reason.removeprefix("sendrawtransaction RPC error: ")) from None
+        reason = exc.reason.removeprefix("sendrawtransaction RPC error: ")
+        if reason in NODE_FEE_REJECTIONS:
+            raise FeeTooLow(f"the node's minimum fee rate is higher (it says: {reason})") \
+                from None
+        raise Rejected(reason) from None
     if txid != hash_to_hex(tx.txid):
         raise Rejected(f"the node answered {txid!r}, not the txid {hash_to_hex(tx.txid)}")
     if change_index is not None and change_index > wallet.issued[CHANGE]:
