@@ -87,6 +87,10 @@ def test_wallet_user_story(node, tmp_path):
     bumped = cli.json("bump-fee", sent["txid"], "--fee-rate", "5", "--yes", "--name", "alice")
     assert bumped["fee"] > sent["fee"] and bumped["replaces"] == sent["txid"]
     assert bumped["txid"] in _mempool(base) and sent["txid"] not in _mempool(base)
+    # Both wallets forget the replaced transaction, though no address's totals changed.
+    assert cli.json("balance", "--name", "bob")["unconfirmed"] == 150_000_000
+    assert [h["txid"] for h in cli.json("history", "--name", "bob")] == [bumped["txid"]]
+    assert sent["txid"] not in {h["txid"] for h in cli.json("history", "--name", "alice")}
 
     # One block later both balances are right and confirmed.
     admin.generate(1, cli.json("receive", "--name", "bob")["address"])
@@ -144,6 +148,15 @@ def test_wallet_user_story(node, tmp_path):
                                         env={"MINICASH_WALLET_PASSWORD": "nope"})
     assert "fee rate too low" in cli.fail("send", carol, "1", "--yes", "--fee-rate", "0.5",
                                           "--name", "alice")
+    # Interactive: the password from a prompt; answering no to the summary sends nothing.
+    prompted = cli.runner.invoke(main, ["send", carol, "1000sat", "--fee-rate", "1", "--name",
+                                        "alice"], input="n\n",
+                                 env={**cli.env, "MINICASH_WALLET_PASSWORD": ""})
+    assert prompted.exit_code == 1 and "Send this transaction?" in prompted.output
+    assert "nothing was sent" in prompted.stderr
+    dumped = cli.runner.invoke(main, ["dump-mnemonic", "--name", "alice"], input="hunter2\n",
+                               env={**cli.env, "MINICASH_WALLET_PASSWORD": ""})
+    assert created["mnemonic"] in dumped.stdout
     dead = f"http://127.0.0.1:{free_port()}/api"
     assert f"cannot reach the node at {dead}" in cli.fail("balance", "--name", "alice",
                                                           "--node", dead)
@@ -159,8 +172,10 @@ def test_send_many_max_and_dry_run(node, tmp_path):
     payees = [cli.json("receive", "--name", "b")["address"] for _ in range(3)]
     csv_file = tmp_path / "pay.csv"
     csv_file.write_text(f"{payees[0]},0.1\n{payees[1]},2500000sat\n# comment\n{payees[2]},1\n")
-    dry = cli.json("send-many", str(csv_file), "--dry-run", "--fee-rate", "1")
+    # Without --fee-rate the node's estimate is used (with no history: its relay minimum).
+    dry = cli.json("send-many", str(csv_file), "--dry-run", "--target", "3")
     assert not dry["broadcast"] and dry["txid"] not in _mempool(base)
+    assert float(dry["fee_rate"]) >= 1
     sent = cli.json("send-many", str(csv_file), "--yes", "--fee-rate", "1")
     assert sent["txid"] in _mempool(base)
     assert cli.json("balance", "--name", "b")["unconfirmed"] == 10_000_000 + 2_500_000 + COIN

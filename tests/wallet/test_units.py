@@ -176,3 +176,20 @@ def test_atomic_write_leaves_no_temp_files(home):
 def test_bad_wallet_names_are_refused(home):
     with pytest.raises(store.StoreError, match="bad wallet name"):
         store.wallet_dir("regtest", "../escape")
+
+
+def test_the_wallet_imports_nothing_from_the_node_but_consensus():
+    # ARCHITECTURE.md: the wallet must work against any Esplora server, so it may not lean on
+    # the node's internals.
+    import ast
+    from pathlib import Path
+
+    import wallet as package
+
+    for path in Path(package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            for name in names:
+                assert name.split(".")[0] != "node" or name.startswith("node.consensus"), \
+                    f"{path.name} imports {name}"
