@@ -68,8 +68,11 @@ def sync(wallet: Wallet, client: EsploraClient) -> SyncReport:
             # Unconfirmed history is always refetched: a replacement (BIP125) can leave an
             # address's stats exactly as they were, with another txid.
             if entry is None or entry["stats"] != stats_key or stats_key[3]:
-                fetched += 1
-                history, older = _fetch_history(client, sh, entry, txs, stats_key)
+                history: list[dict] = []
+                older: list[str] = []
+                if stats_key[0] or stats_key[3]:  # an unused address has nothing to fetch
+                    fetched += 1
+                    history, older = _fetch_history(client, sh, entry, txs, stats_key)
                 for t in history:
                     new += t["txid"] not in txs
                     txs[t["txid"]] = _trim(t)
