@@ -13,9 +13,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[fast,dev]'
 	touch $(STAMP)
 
-# A regtest node that mines a block every 5 seconds (Ctrl-C stops it cleanly).
+# A regtest node that mines a block every 5 seconds to the regtest wallet "default" (created
+# on first run, unencrypted: a development wallet). Ctrl-C stops it cleanly.
 run: $(STAMP)
-	$(VENV)/bin/minicash-node run --network regtest --mine --mine-interval 5
+	@addr=$$($(VENV)/bin/minicash-wallet receive --create-if-missing --label mining) && \
+	echo "mining to $$addr (minicash-wallet balance shows the coins)" && \
+	exec $(VENV)/bin/minicash-node run --network regtest --mine --mine-interval 5 \
+		--miner-address "$$addr"
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests

@@ -13,7 +13,7 @@ Keys (file keys take the flag's name with dashes or underscores: ``mine-interval
 key                type                         default
 =================  ===========================  ============================================
 network            main|test|regtest|devnet     regtest
-datadir            path                         ~/.minicash/<network>
+datadir            path                         $MINICASH_HOME/<network> (~/.minicash/...)
 config             path (flag and env only)     <datadir>/minicash.toml (may be absent)
 rest-bind          HOST:PORT                    127.0.0.1:<network REST port> (18443 regtest)
 p2p-bind           HOST:PORT                    0.0.0.0:<network P2P port> (18444 regtest)
@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -63,6 +64,7 @@ from node.consensus.params import NETWORKS, get_params
 
 CONFIG_FILE_NAME = "minicash.toml"
 ENV_PREFIX = "MINICASH_"
+HOME_ENV = "MINICASH_HOME"
 DEFAULT_NETWORK = "regtest"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 MINING_NETWORKS = ("regtest", "devnet")
@@ -105,8 +107,15 @@ class Settings:
     no_index: bool
 
 
-def default_datadir(network: str) -> Path:
-    return Path.home() / ".minicash" / network
+def minicash_home(env: Mapping[str, str] = os.environ) -> Path:
+    """``$MINICASH_HOME`` or ``~/.minicash``: holds each network's datadir and the wallets
+    (``wallet/store.py`` applies the same rule; the wallet may not import this module)."""
+    home = env.get(HOME_ENV, "").strip()
+    return Path(home).expanduser() if home else Path.home() / ".minicash"
+
+
+def default_datadir(network: str, env: Mapping[str, str] = os.environ) -> Path:
+    return minicash_home(env) / network
 
 
 def parse_hostport(text: str, default_port: int | None = None) -> HostPort:
@@ -318,7 +327,7 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     if v is not None:
         config_path = _as_path(v)
     else:
-        config_path = (early_datadir or default_datadir(early_network or DEFAULT_NETWORK)) \
+        config_path = (early_datadir or default_datadir(early_network or DEFAULT_NETWORK, env)) \
             / CONFIG_FILE_NAME
     from_file = _read_file(config_path, explicit_config)
 
@@ -338,7 +347,7 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
                           f"{env_name('network')}) to run {network}")
     params = get_params(network)
     v = pick("datadir")
-    datadir = _as_path(v) if v else default_datadir(network)
+    datadir = _as_path(v) if v else default_datadir(network, env)
 
     v = pick("rest_bind")
     rest_bind = _hostport(v, v.raw, params.rest_port) if v else \

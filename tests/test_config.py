@@ -467,3 +467,10 @@ def test_run_reports_an_unwritable_log_file(datadir, captured_run):
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: cannot open log file {blocker / 'node.log'}: ")
     assert captured_run == []
+
+
+def test_minicash_home_moves_every_default_datadir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "elsewhere"))
+    s = load_settings({}, {"MINICASH_HOME": str(tmp_path / "mh"), "MINICASH_NETWORK": "devnet"})
+    assert s.datadir == tmp_path / "mh" / "devnet"
+    assert load_settings({}, {}).datadir == tmp_path / "elsewhere" / ".minicash" / "regtest"

@@ -1,0 +1,104 @@
+"""A small synchronous client of the Esplora HTTP API (stdlib urllib, with timeouts).
+
+Talks to any Esplora-compatible server: the node's ``/api`` or a public explorer of the same
+network. Failures become :class:`NodeUnreachable` (naming the URL) or :class:`NodeError` (the
+server's answer, e.g. a transaction's reject reason).
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from node.consensus.hashes import sha256
+
+TXS_PER_PAGE = 25  # Esplora: confirmed transactions per /txs/chain page
+
+
+class NodeUnreachable(Exception):
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"cannot reach the node at {url}: {why}")
+        self.url = url
+
+
+class NodeError(Exception):
+    """The server answered with an error status; ``reason`` is its message."""
+
+    def __init__(self, status: int, reason: str, url: str) -> None:
+        super().__init__(f"{url}: {status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+def scripthash(script_pubkey: bytes) -> str:
+    """Esplora's (and Electrum's) script hash: sha256 of the script, reversed, in hex."""
+    return sha256(script_pubkey)[::-1].hex()
+
+
+class EsploraClient:
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _request(self, path: str, body: bytes | None = None) -> bytes:
+        url = self.base_url + path
+        req = urllib.request.Request(url, data=body, method="POST" if body is not None
+                                     else "GET", headers={"Content-Type": "text/plain"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as e:
+            text = e.read().decode(errors="replace").strip()
+            try:  # JSON errors: {"error": reason}; Esplora's text errors are the reason itself
+                text = json.loads(text).get("error", text)
+            except (ValueError, AttributeError):
+                pass
+            raise NodeError(e.code, text or e.reason, url) from None
+        except urllib.error.URLError as e:
+            raise NodeUnreachable(self.base_url, str(e.reason)) from None
+        except (TimeoutError, ConnectionError, OSError) as e:
+            raise NodeUnreachable(self.base_url, str(e) or type(e).__name__) from None
+
+    def get_json(self, path: str) -> Any:
+        raw = self._request(path)
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise NodeError(200, f"not JSON: {raw[:80]!r}", self.base_url + path) from None
+
+    def get_text(self, path: str) -> str:
+        return self._request(path).decode().strip()
+
+    # -- the routes a wallet needs ---------------------------------------------------------
+    def tip_height(self) -> int:
+        text = self.get_text("/blocks/tip/height")
+        if not text.isdigit():
+            raise NodeError(200, f"bad tip height {text!r}", self.base_url)
+        return int(text)
+
+    def scripthash_stats(self, sh: str) -> dict:
+        return self.get_json(f"/scripthash/{sh}")
+
+    def scripthash_txs(self, sh: str, known_confirmed: set[str] | None = None) -> list[dict]:
+        """The whole history of a script hash, newest first: mempool, then confirmed pages of
+        25. Paging stops early at a confirmed txid in ``known_confirmed`` (the caller has it and
+        everything older)."""
+        txs = self.get_json(f"/scripthash/{sh}/txs")
+        confirmed = [t for t in txs if t["status"]["confirmed"]]
+        page = confirmed
+        known = known_confirmed or set()
+        while len(page) >= TXS_PER_PAGE and not any(t["txid"] in known for t in page):
+            page = self.get_json(f"/scripthash/{sh}/txs/chain/{page[-1]['txid']}")
+            txs.extend(page)
+        return txs
+
+    def tx_hex(self, txid: str) -> str:
+        return self.get_text(f"/tx/{txid}/hex")
+
+    def fee_estimates(self) -> dict[int, float]:
+        return {int(k): float(v) for k, v in self.get_json("/fee-estimates").items()}
+
+    def broadcast(self, raw_hex: str) -> str:
+        return self._request("/tx", raw_hex.encode()).decode().strip()
