@@ -60,9 +60,11 @@ def _fail(e: Exception) -> None:
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A network.toml describing nodes, links and roles (instead of the flags).")
 @click.option("--no-fund", is_flag=True, help="Skip funding the wallets (no initial blocks).")
+@click.option("--first-ip", default=procs.FIRST_IP, show_default=True,
+              help="Loopback address of the first node; the others follow it.")
 @_dir_option
 def up(nodes: int, topology: str, miners: int, network: str, interval: float,
-       spec_file: Path | None, no_fund: bool, root: Path | None) -> None:
+       spec_file: Path | None, no_fund: bool, first_ip: str, root: Path | None) -> None:
     """Start the network (or restart a stopped one, data kept) and print its nodes."""
     root = root or default_dir()
     try:
@@ -80,7 +82,7 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
         else:
             spec = load_toml(spec_file) if spec_file else from_flags(
                 nodes, topology, miners, network, interval)
-            state = _create(root, spec)
+            state = _create(root, spec, first_ip)
             _start_all(state)
             click.echo("creating a wallet per node...")
             for node in state.nodes:
@@ -97,13 +99,13 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
         _fail(e)
 
 
-def _create(root: Path, spec) -> NetState:
+def _create(root: Path, spec, first_ip: str) -> NetState:
     from node.consensus.params import get_params
     params = get_params(spec.network)
     state = NetState(root, spec.network, links=list(spec.links))
     taken: set[tuple[str, int]] = set()
     for i, ns in enumerate(spec.nodes):
-        ip = procs.node_ip(i)
+        ip = procs.node_ip(i, first_ip)
         state.nodes.append(NodeState(ns.name, ip, procs.pick_port(ip, params.default_port, taken),
                                      procs.pick_port(ip, params.rest_port, taken), ns.mine,
                                      ns.interval))
@@ -161,6 +163,39 @@ def down(wipe: bool, root: Path | None) -> None:
     if wipe:
         shutil.rmtree(root)
         click.echo(f"removed {root}")
+
+
+@main.command("stop")
+@click.argument("node")
+@_dir_option
+def stop_cmd(node: str, root: Path | None) -> None:
+    """Stop one node (by name or index); `start` brings it back."""
+    try:
+        state = _load(root)
+        n = state.node(node)
+        click.echo(f"stopped {n.name}" if procs.stop_node(state, n) else f"{n.name} was not running")
+        state.save()
+    except ERRORS as e:
+        _fail(e)
+
+
+@main.command("start")
+@click.argument("node")
+@_dir_option
+def start_cmd(node: str, root: Path | None) -> None:
+    """Start one stopped node again; it reconnects to its links and catches up."""
+    try:
+        state = _load(root)
+        n = state.node(node)
+        if procs.is_running(state, n):
+            raise StateError(f"{n.name} is already running")
+        by_name = {x.name: x for x in state.nodes}
+        procs.start_node(state, n, [by_name[b].p2p for a, b in state.links if a == n.name])
+        state.save()
+        procs.wait_ready(state, n)
+        click.echo(f"started {n.name} at {n.api_url}")
+    except ERRORS as e:
+        _fail(e)
 
 
 # -- looking ---------------------------------------------------------------------------------

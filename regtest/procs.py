@@ -7,6 +7,7 @@ signalled."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -21,17 +22,23 @@ from .state import NetState, NodeState
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+FIRST_IP = "127.0.0.2"  # 127.0.0.1 is left to a node the user runs on their own
 
 
 class ProcError(Exception):
     pass
 
 
-def node_ip(index: int) -> str:
-    """Node ``index``'s own loopback address: 127.0.0.2, 127.0.0.3, ..."""
-    if not 0 <= index < 250:
-        raise ProcError("a local network holds at most 250 nodes")
-    return f"127.0.0.{index + 2}"
+def node_ip(index: int, first: str = FIRST_IP) -> str:
+    """Node ``index``'s own loopback address: ``first`` (127.0.0.2 by default), then the next
+    ones. Tests give each network its own range so two never meet."""
+    try:
+        ip = ipaddress.IPv4Address(first) + index
+    except (ipaddress.AddressValueError, ValueError):
+        raise ProcError(f"bad first address {first!r}") from None
+    if not ip.is_loopback or str(ip).endswith(".255"):
+        raise ProcError(f"{ip} is not a usable loopback address (127.0.0.0/8)")
+    return str(ip)
 
 
 def pick_port(ip: str, preferred: int, taken: set[tuple[str, int]]) -> int:

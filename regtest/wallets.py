@@ -1,6 +1,7 @@
 """Each node's wallet, driven through ``minicash-wallet`` itself (as a user would), with the
 network's own wallet home and the node's API. Regtest and devnet wallets here hold play money,
-so they are created unencrypted (the wallet's explicit flag for it)."""
+so they are created unencrypted (the wallet's explicit ``--no-password``). Amounts in the
+JSON the wallet prints are satoshis."""
 
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ class WalletError(Exception):
     pass
 
 
-def run_wallet(state: NetState, node: NodeState, *args: str, as_json: bool = True):
-    """``minicash-wallet <args> --name <node> --network <net> --node <node's API>``; the parsed
-    JSON output (or the text); WalletError with the wallet's one-line error."""
+def run_wallet(state: NetState, node: NodeState, *args: str, as_json: bool = True,
+               online: bool = True, via: NodeState | None = None):
+    """``minicash-wallet <args> --name <node> --network <net> [--node <API>]``, the API being
+    the node's own or ``via``'s (``online`` commands only); the parsed JSON output (or the
+    text); WalletError with the wallet's one-line error."""
     env = dict(os.environ, MINICASH_HOME=str(state.wallet_home))
     env.pop("MINICASH_WALLET_PASSWORD", None)
-    cmd = [sys.executable, "-m", "wallet", *args, "--name", node.name,
-           "--network", state.network, "--node", node.api_url]
+    cmd = [sys.executable, "-m", "wallet", *args, "--name", node.name, "--network", state.network]
+    if online:
+        cmd += ["--node", (via or node).api_url]
     if as_json:
         cmd.append("--json")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=_source_root(),
@@ -42,15 +46,19 @@ def run_wallet(state: NetState, node: NodeState, *args: str, as_json: bool = Tru
 
 
 def create(state: NetState, node: NodeState) -> None:
-    run_wallet(state, node, "create", "--no-encrypt", "--yes", as_json=False)
+    run_wallet(state, node, "create", "--no-password", online=False)
 
 
 def receive_address(state: NetState, node: NodeState) -> str:
-    return run_wallet(state, node, "receive")["address"]
+    return run_wallet(state, node, "receive", online=False)["address"]
 
 
-def balance(state: NetState, node: NodeState) -> dict:
-    return run_wallet(state, node, "balance")
+def balance(state: NetState, node: NodeState, via: NodeState | None = None) -> dict:
+    return run_wallet(state, node, "balance", via=via)
+
+
+def history(state: NetState, node: NodeState, via: NodeState | None = None) -> list[dict]:
+    return run_wallet(state, node, "history", via=via)
 
 
 def send(state: NetState, node: NodeState, address: str, amount: str) -> str:
