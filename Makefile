@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(VENV)/bin/minicash-node run --network regtest --mine --mine-interval 5
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check node wallet tests bench
