@@ -32,9 +32,8 @@ try:
 except ImportError:  # the browser fixture skips (or, in CI, fails) and says why
     expect = None
 
-# One worker runs the whole module, so there is one node and one browser (make test: loadgroup).
-pytestmark = pytest.mark.xdist_group("explorer")
-
+# make test distributes whole files (--dist loadfile), so one worker runs this module: one node
+# and one browser, and the tests run in the order written.
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 WAIT_MS = 10_000  # for values to appear; the home page polls every 2 s
@@ -338,6 +337,19 @@ def test_search_box_finds_heights_hashes_txids_and_addresses(tab, chain):
         expect(message).to_contain_text(says)
         expect(page).to_have_url(f"{chain.base}/address/{chain.payee_address}")
     tab.screenshot("search-error")
+
+
+def test_a_full_mempool_histogram_is_merged_into_at_most_twelve_bars(tab):
+    # A busy mempool has thousands of ~100 kvB buckets; the chart merges neighbours, keeping
+    # the total size and labelling each bar with the lowest fee rate it holds.
+    page = tab.open("/")
+    histogram = [[1000 - i, 100_000 + i] for i in range(30)]
+    bars = page.evaluate("""async (h) => {
+        const { mergeBuckets } = await import('/explorer/chart.js');
+        return [mergeBuckets(h), mergeBuckets(h.slice(0, 12))];
+    }""", histogram)
+    merged = [[histogram[i + 2][0], sum(v for _, v in histogram[i:i + 3])] for i in range(0, 30, 3)]
+    assert bars == [merged, histogram[:12]]
 
 
 @pytest.mark.parametrize("name", ["home", "block", "tx", "address"])
