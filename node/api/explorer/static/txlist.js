@@ -1,5 +1,7 @@
 // One line per transaction, for a block's transactions and an address's history.
-import { blockPath, coins, feeRate, h, hashLink, link, signedCoins, txPath, vsizeOf } from './format.js';
+import {
+  blockPath, coins, feeRate, h, hashLink, link, signedCoins, txPath, vsizeOf,
+} from './format.js';
 
 // What a transaction did to an address: received minus spent, in satoshis.
 export function netChange(tx, address) {

@@ -3,8 +3,8 @@
 import { esplora, getJson, getText } from '../api.js';
 import { feeHistogram } from '../chart.js';
 import {
-  age, blockPath, bytes, coins, count, difficulty, fields, h, hashLink, link, section, txPath,
-  utc, vbytes,
+  age, blockPath, bytes, coins, count, difficulty, feeRate, fields, h, hashLink, link, section,
+  txPath, utc, vbytes,
 } from '../format.js';
 
 export const POLL_MS = 2000;
@@ -22,7 +22,8 @@ function blocksTable(blocks) {
       h('th', { class: 'num' }, 'Height'), h('th', {}, 'Hash'), h('th', { class: 'when' }, 'Time'),
       h('th', { class: 'num narrow' }, 'Txs'), h('th', { class: 'num wide' }, 'Size'))),
     h('tbody', {}, blocks.map((b) => h('tr', { 'data-hash': b.id },
-      h('td', { class: 'num' }, link(blockPath(b.id), String(b.height), { 'data-field': 'height' })),
+      h('td', { class: 'num' },
+        link(blockPath(b.id), String(b.height), { 'data-field': 'height' })),
       h('td', {}, hashLink(blockPath(b.id), b.id)),
       h('td', { class: 'when', title: utc(b.timestamp) }, age(b.timestamp)),
       h('td', { class: 'num narrow', 'data-field': 'tx_count' }, String(b.tx_count)),
@@ -31,11 +32,12 @@ function blocksTable(blocks) {
 
 function recentTxs(recent) {
   if (recent.length === 0) return h('p', { class: 'muted' }, 'No unconfirmed transactions.');
-  return h('ol', { class: 'tx-list' }, recent.map((t) => h('li', { class: 'tx-row', 'data-txid': t.txid },
-    hashLink(txPath(t.txid), t.txid),
-    h('div', { class: 'tx-meta' },
-      h('span', {}, `fee ${(t.fee / t.vsize).toFixed(2)} sat/vB`),
-      h('span', { class: 'amount' }, coins(t.value))))));
+  return h('ol', { class: 'tx-list' }, recent.map((t) =>
+    h('li', { class: 'tx-row', 'data-txid': t.txid },
+      hashLink(txPath(t.txid), t.txid),
+      h('div', { class: 'tx-meta' },
+        h('span', {}, `fee ${feeRate(t.fee, t.vsize)}`),
+        h('span', { class: 'amount' }, coins(t.value))))));
 }
 
 // Peers are shown generically: one column per field any entry has, so the page does not need
@@ -43,7 +45,8 @@ function recentTxs(recent) {
 function peersView(info) {
   const list = Array.isArray(info.peer_list) ? info.peer_list : [];
   if (list.length === 0) {
-    return h('p', { class: 'muted', 'data-field': 'peers' }, `No peers (${info.peers ?? 0} connected).`);
+    return h('p', { class: 'muted', 'data-field': 'peers' },
+      `No peers (${info.peers ?? 0} connected).`);
   }
   const keys = [...new Set(list.flatMap((peer) => Object.keys(peer)))];
   const show = (v) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v ?? ''));

@@ -19,7 +19,8 @@ function inputRow(input, i) {
   if (input.is_coinbase) {
     return h('li', { class: 'io', 'data-vin': i },
       h('span', { class: 'badge' }, 'coinbase'),
-      h('span', { class: 'muted script', title: input.scriptsig }, `new coins; script ${input.scriptsig}`));
+      h('span', { class: 'muted script', title: input.scriptsig },
+        `new coins; script ${input.scriptsig}`));
   }
   const prev = input.prevout;
   return h('li', { class: 'io', 'data-vin': i },
@@ -31,7 +32,9 @@ function inputRow(input, i) {
 }
 
 function spentBy(spend) {
-  if (spend === undefined) return h('span', { class: 'muted', 'data-field': 'spent' }, 'spent status unknown');
+  if (spend === undefined) {
+    return h('span', { class: 'muted', 'data-field': 'spent' }, 'spent status unknown');
+  }
   if (!spend.spent) return h('span', { class: 'badge unspent', 'data-field': 'spent' }, 'unspent');
   return h('span', { 'data-field': 'spent' }, 'spent by ',
     hashLink(txPath(spend.txid), `${spend.txid}:${spend.vin}`, { 'data-field': 'spender' }),
