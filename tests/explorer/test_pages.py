@@ -339,6 +339,35 @@ def test_search_box_finds_heights_hashes_txids_and_addresses(tab, chain):
     tab.screenshot("search-error")
 
 
+def test_peers_are_listed_with_every_field_any_peer_has(tab, chain):
+    # Until P2P lands the node has no peers, so the answer of /node/info is replaced here by
+    # one in the shape a peer list may take: the page must show whatever fields it gets.
+    info = chain.http.get("/node/info")
+    info["peers"] = 2
+    info["peer_list"] = [
+        {"id": 1, "address": "127.0.0.1:18444", "inbound": False, "services": ["witness"]},
+        {"id": 2, "address": "127.0.0.1:18555", "inbound": True, "version": 70016},
+    ]
+    tab.page.route("**/node/info", lambda route: route.fulfill(json=info))
+    page = tab.open("/")
+    table = page.locator("table.peers")
+    expect(table.locator("th")).to_have_text(["id", "address", "inbound", "services", "version"])
+    expect(table.locator("tbody tr").nth(0).locator("td")).to_have_text(
+        ["1", "127.0.0.1:18444", "false", '["witness"]', ""])
+    expect(table.locator("tbody tr").nth(1).locator("td")).to_have_text(
+        ["2", "127.0.0.1:18555", "true", "", "70016"])
+    tab.screenshot("home-peers")
+
+
+def test_home_says_when_the_node_stops_answering_and_recovers(tab, chain):
+    page = tab.open("/")
+    tab.shows("tip-height", chain.http.text("/api/blocks/tip/height"))
+    page.route("**/api/mempool", lambda route: route.abort())
+    expect(tab.field("live")).to_contain_text("Node unreachable")
+    page.unroute("**/api/mempool")
+    expect(tab.field("live")).to_contain_text("Live: updated")
+
+
 def test_a_full_mempool_histogram_is_merged_into_at_most_twelve_bars(tab):
     # A busy mempool has thousands of ~100 kvB buckets; the chart merges neighbours, keeping
     # the total size and labelling each bar with the lowest fee rate it holds.
