@@ -144,8 +144,7 @@ class Node:
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         bound = sockets[0].getsockname()[:2] if sockets else (host, port)
         self.rest_address = (bound[0], bound[1])
-        log.info("REST API on http://%s:%d (explorer at /, Esplora API at /api, Core REST at "
-                 "/rest)", *bound)
+        log.info("REST API on http://%s:%d (Esplora API at /api, Core REST at /rest)", *bound)
 
     # -- the doors for new blocks and transactions ------------------------------------------------
     async def submit_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
