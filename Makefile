@@ -21,8 +21,9 @@ run: $(STAMP)
 	exec $(VENV)/bin/minicash-node run --network regtest --mine --mine-interval 5 \
 		--miner-address "$$addr"
 
+# Whole files per worker: a module's fixtures (a live node, a browser) are built once.
 test: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check node wallet tests bench

@@ -379,6 +379,7 @@ def _print_welcome(node: Node) -> None:
     flags = "" if net == "regtest" else f" --network {net}"
     lines = [
         f"minicash {net} node running (datadir {node.config.datadir})",
+        f"  Explorer     {base}/          open it in a browser",
         f"  Esplora API  {base}/api      e.g. curl {base}/api/blocks/tip/height",
         f"  Core REST    {base}/rest     e.g. curl {base}/rest/chaininfo.json",
         f"  API spec     {base}/openapi.json",

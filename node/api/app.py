@@ -10,7 +10,7 @@ from aiohttp import web
 
 from node import __version__
 
-from . import admin, core_rest, esplora
+from . import admin, core_rest, esplora, explorer
 from .context import CTX_KEY, ApiContext
 from .errors import ApiError
 
@@ -53,6 +53,7 @@ def create_app(ctx: ApiContext) -> web.Application:
     app.add_routes(esplora.routes)
     app.add_routes(admin.routes)
     app.router.add_get("/openapi.json", openapi)
+    explorer.add_routes(app)
     return app
 
 
@@ -94,7 +95,9 @@ def openapi_spec(app: web.Application) -> dict:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("formatter") or info.get("path")
-        if not path or route.method == "HEAD" or path == "/openapi.json":
+        # The explorer's pages and files are HTML for people, not part of the API.
+        if not path or route.method == "HEAD" or path == "/openapi.json" \
+                or explorer.is_explorer_route(route):
             continue
         path = re.sub(r"{(\w+):[^}]*}", r"{\1}", path)
         paths.setdefault(path, {})[route.method.lower()] = _operation(path, route.method.lower(),
