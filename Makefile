@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean regtest
 
 # The stamp depends on pyproject.toml, so changing dependencies reinstalls; a second call does not.
 $(STAMP): pyproject.toml
@@ -25,8 +25,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
+# The network demo: three nodes, blocks, a payment relayed and confirmed everywhere, balances.
+regtest: $(STAMP)
+	$(PY) -m regtest demo
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check node wallet tests bench
+	$(VENV)/bin/ruff check node wallet regtest tests bench
 
 bench: $(STAMP)
 	$(PY) -m bench

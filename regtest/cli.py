@@ -264,7 +264,14 @@ def balances(root: Path | None, as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2))
         return
     for name, b in result.items():
-        click.echo(f"{name:10} " + "  ".join(f"{k} {v}" for k, v in b.items()))
+        click.echo(f"{name:10} " + "  ".join(
+            f"{k} {_coins(b[k])}" for k in ("confirmed", "unconfirmed", "immature") if k in b))
+
+
+def _coins(sats: int) -> str:
+    sign = "-" if sats < 0 else ""
+    whole, frac = divmod(abs(sats), 100_000_000)
+    return f"{sign}{whole}.{frac:08d}".rstrip("0").rstrip(".") if frac else f"{sign}{whole}"
 
 
 # -- acting ------------------------------------------------------------------------------------
@@ -336,6 +343,48 @@ def heal(root: Path | None) -> None:
         click.echo(f"healed: every node at {tip}")
     except ERRORS as e:
         _fail(e)
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Leave the network running at the end.")
+@_dir_option
+def demo(keep: bool, root: Path | None) -> None:
+    """The story in one go: three nodes, 101+ blocks, a payment from one wallet to another,
+    confirmed on every node, balances printed (what `make regtest` runs)."""
+    root = root or default_dir().with_name("localnet-demo")
+    ctx = click.get_current_context()
+    try:
+        if NetState.exists(root):
+            ctx.invoke(down, wipe=True, root=root)
+        ctx.invoke(up, nodes=3, topology="line", miners=0, network="regtest", interval=5.0,
+                   spec_file=None, no_fund=False, first_ip=procs.FIRST_IP, root=root)
+        state = NetState.load(root)
+        payer, payee, miner = state.nodes[0], state.nodes[-1], state.nodes[1]
+        before = wallets.balance(state, payee)["confirmed"]
+        address = wallets.receive_address(state, payee)
+        txid = wallets.send(state, payer, address, "1.5")
+        click.echo(f"\n{payer.name} pays {payee.name} 1.5 coins: {txid}")
+        for node in state.nodes:
+            control.wait_for(lambda node=node: txid in procs.client(state, node).request(
+                "GET", "/api/mempool/txids"), f"the payment in {node.name}'s mempool", 60)
+        click.echo("relayed to every node's mempool; mining one block on "
+                   f"{miner.name} to confirm it...")
+        control.mine(state, miner, 1, wallets.receive_address(state, miner))
+        tip = control.same_tip(state)
+        for node in state.nodes:
+            status = procs.client(state, node).request("GET", f"/api/tx/{txid}/status")
+            if not status.get("confirmed"):
+                raise ControlError(f"the payment is not confirmed on {node.name}")
+        click.echo(f"confirmed on every node (tip {tip[:16]}...)\n")
+        after = wallets.balance(state, payee)["confirmed"]
+        if after - before != 150_000_000:
+            raise ControlError(f"{payee.name} received {after - before} sat, not 150000000")
+        ctx.invoke(balances, root=root, as_json=False)
+    except ERRORS as e:
+        _fail(e)
+    finally:
+        if not keep and NetState.exists(root):
+            ctx.invoke(down, wipe=True, root=root)
 
 
 if __name__ == "__main__":  # pragma: no cover
