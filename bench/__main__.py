@@ -12,6 +12,7 @@ from . import (
     pow_hashrate,
     report,
     script_verify,
+    wire_bench,
 )
 
 BENCHMARKS = {
@@ -21,6 +22,7 @@ BENCHMARKS = {
     "pow_hashrate": pow_hashrate.run,
     "mempool": mempool_bench.run,
     "api": api_bench.run,
+    "wire": wire_bench.run,
 }
 
 
