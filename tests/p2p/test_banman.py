@@ -10,16 +10,7 @@ from node.p2p.banman import BanMan, parse_subnet
 from node.p2p.netaddr import NetAddr
 from node.storage.db import Database
 from node.storage.errors import StorageError
-
-NOW = 1_700_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = float(NOW)
-
-    def __call__(self) -> float:
-        return self.t
+from tests.p2p.test_addrman import NOW, Clock
 
 
 @pytest.fixture
