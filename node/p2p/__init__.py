@@ -15,4 +15,12 @@ Notes on the agreed interfaces:
 - ``NetAddr`` lives in ``netaddr`` (re-exported by ``messages``); hosts are canonical text.
   ``AddrV2`` keeps IPv4/IPv6 entries and drops other networks (BIP155 allows ignoring them).
 - ``BlockMsg.raw`` is the payload itself when parsed (no copy); empty means "serialize".
+- ``AddrMan`` extras: ``good(host, port, services=None)`` adds an unknown peer (a --connect
+  one) as its own source; ``connected()`` refreshes a live peer's time (Core: Connected);
+  ``remove()``, ``info()``, ``new_count``/``tried_count``; ``routable_only=True`` refuses
+  private/local addresses (mainnet), off by default so nodes on one host can gossip.
+  ``add()`` sanitises times itself; pass ``penalty=2 * 3600`` for gossip, as Core does.
+- ``BanMan`` extras: ``ban(subnet, seconds, absolute=False)`` only ever extends a ban (Core);
+  ``clear()``; ``sweep()``; invalid subnets raise ValueError with a reason. Discouragement is
+  persisted too (bounded to 50,000 hosts). Both classes accept a path or a shared ``Database``.
 """
