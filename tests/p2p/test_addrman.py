@@ -6,6 +6,8 @@ import random
 from collections import Counter
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from node.p2p import addrman as am
 from node.p2p.addrman import AddrMan
@@ -308,3 +310,49 @@ def test_groups_routability_and_locality():
     assert is_routable("8.8.8.8") and not is_routable("10.1.2.3")
     assert not is_routable("127.0.0.1") and not is_routable("::1")
     assert is_local("127.0.0.1") and is_local("::1") and not is_local("8.8.8.8")
+
+
+# -- invariants under any sequence of operations ---------------------------------------------------
+ops = st.lists(st.tuples(st.sampled_from(["add", "attempt", "good", "remove", "tick", "select"]),
+                         st.integers(0, 40), st.integers(0, 5)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops)
+def test_tables_stay_consistent_bounded_and_persisted(tmp_path_factory, steps):
+    path = tmp_path_factory.mktemp("addrman") / "peers"
+    clock = Clock()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(am, "NEW_CAPACITY", 12)
+        mp.setattr(am, "NEW_PER_SOURCE_GROUP", 5)
+        mp.setattr(am, "TRIED_CAPACITY", 4)
+        a = AddrMan(path, clock=clock, rng=random.Random(1))
+        try:
+            for op, i, s in steps:
+                host = f"11.0.0.{i}"
+                if op == "add":
+                    a.add([addr(i, t=NOW - 40 * DAY if s == 0 else NOW - 60)], f"{50 + s}.0.0.1")
+                elif op == "attempt":
+                    a.attempt(host, 8333)
+                elif op == "good":
+                    a.good(host, 8333)
+                elif op == "remove":
+                    a.remove(host, 8333)
+                elif op == "tick":
+                    clock.t += s * 3 * DAY
+                else:
+                    picked = a.select()
+                    assert (picked is None) == (len(a) == 0)
+                assert a.new_count + a.tried_count == len(a)
+                assert a.new_count <= 12 and a.tried_count <= 4
+                per_source = Counter(a.info(*k).source_group for k in a._entries
+                                     if not a.info(*k).in_tried)
+                assert all(n <= 5 for n in per_source.values())
+            state = snapshot(a)
+        finally:
+            a.close()
+        b = AddrMan(path, clock=clock)
+        try:
+            assert snapshot(b) == state
+        finally:
+            b.close()
