@@ -209,7 +209,7 @@ def test_trailing_bytes_raise_decode_error(command, payload_hex, _):
 @pytest.mark.parametrize("command, limit, item", [
     ("inv", 50_000, bytes(36)), ("getdata", 50_000, bytes(36)), ("notfound", 50_000, bytes(36)),
     ("addr", 1000, bytes(30)), ("headers", 2000, bytes(81)),
-])
+], ids=["inv", "getdata", "notfound", "addr", "headers"])
 def test_element_counts_above_cores_limits_are_refused(command, limit, item):
     at_limit = compact_size(limit) + item * limit
     assert decode_message(command, at_limit) is not None

@@ -106,7 +106,7 @@ def test_addrv2_unrecognized_network_is_skipped_and_the_rest_added():
     ("getdata", MAX_INV_SZ + 1, (1).to_bytes(4, "little") + (1).to_bytes(32, "little")),
     # CBlockHeader() of Core's test framework: all zeros, then the zero transaction count
     ("headers", MAX_HEADERS_RESULTS + 1, bytes(81)),
-])
+], ids=["inv", "getdata", "headers"])
 def test_oversized_messages_are_refused(command, size, entry):
     payload = compact_size(size) + entry * size
     # They still fit in one frame: the refusal comes from the message's own limit.
