@@ -10,7 +10,7 @@ Bitcoin Core's rules (net_processing.cpp):
   self-announcement spreads (RelayAddress);
 - ``getaddr`` is answered once per connection and only to inbound peers (answering outbound
   ones would let an attacker fingerprint us), from the address manager (23% of it, at most
-  1,000: Core's MAX_PCT_ADDR_TO_SEND / MAX_ADDR_TO_SEND);
+  1,000: Core's MAX_PCT_ADDR_TO_SEND / MAX_ADDR_TO_SEND), or all of a small one (ours);
 - after the handshake with an outbound peer we send it ``getaddr`` and, if we listen, our own
   address as the peer sees it (Core: AdvertiseLocal / GetLocalAddrForPeer).
 """
@@ -35,6 +35,7 @@ RELAY_FANOUT = 2  # Core relays a fresh address to two peers
 FRESH_ADDR_AGE = 600  # Core: only addresses seen in the last 10 minutes are relayed
 OLD_ADDR_TIME_PENALTY = 5 * 24 * 3600  # Core: implausible times become five days ago
 OUR_SERVICES = NODE_NETWORK | NODE_WITNESS
+SMALL_TABLE = 64  # ours: up to this many known addresses, getaddr gets them all
 
 
 class AddrGossip:
@@ -128,8 +129,10 @@ class AddrGossip:
         if peer.getaddr_answered:
             return  # Core: once per connection
         peer.getaddr_answered = True
-        addrs = [a for a in self.addrman.get_addr(MAX_ADDR_TO_SEND, MAX_PCT_ADDR_TO_SEND)
-                 if (a.host, a.port) != (peer.host, peer.port)]
+        # Core's 23% keeps a peer from scraping the whole table; a table this small has
+        # nothing to hide and a new network could not bootstrap from 23% of it (ours).
+        pct = 100 if len(self.addrman) <= SMALL_TABLE else MAX_PCT_ADDR_TO_SEND
+        addrs = self.addrman.get_addr(MAX_ADDR_TO_SEND, pct)
         for a in addrs:
             peer.known_addrs.add(_key(a))
         self.send_addrs(peer, addrs)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from node.chain.chainstate import ChainState
 from node.client import ClientError, NodeClient
 from node.consensus.params import REGTEST
+from node.consensus.primitives import Block, OutPoint, Tx, TxOut
 
 from ..chain.builder import BlockMaker, Wallet
 from ..test_run import ROOT, free_port
@@ -36,18 +38,36 @@ def wait_until(predicate: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT,
         time.sleep(interval)
 
 
-def build_chain(datadir: Path, blocks: int, wallet: Wallet | None = None) -> list[bytes]:
-    """A regtest datadir holding ``blocks`` valid blocks with recent time stamps (the tip is
-    recent, so the node is out of initial download and announces new blocks)."""
-    maker = BlockMaker(REGTEST, wallet or Wallet(b"p2p tests"))
-    hashes = []
+WALLET = Wallet(b"p2p tests")
+
+
+def build_chain(datadir: Path, blocks: int, wallet: Wallet = WALLET) -> list[Block]:
+    """A regtest datadir holding ``blocks`` valid blocks paying ``wallet``, with recent time
+    stamps (the tip is recent, so the node is out of initial download and announces blocks)."""
+    maker = BlockMaker(REGTEST, wallet)
+    made = []
     start = int(time.time()) - blocks - 10
     with ChainState(REGTEST, datadir) as chain:
         for i in range(blocks):
             block = maker.block(chain.tip, time=start + i)
             chain.process_block(block)
-            hashes.append(block.hash)
-    return hashes
+            made.append(block)
+    return made
+
+
+def spend_coinbase(block: Block, outputs: int = 1, fee: int = 10_000,
+                   wallet: Wallet = WALLET) -> Tx:
+    """A transaction spending ``block``'s coinbase to ``outputs`` outputs of ``wallet``."""
+    cb = block.txs[0]
+    value = cb.vout[0].value - fee
+    return wallet.spend([(OutPoint(cb.txid, 0), cb.vout[0].value)],
+                        [TxOut(value // outputs, wallet.script_pubkey)] * outputs)
+
+
+def spend_output(tx: Tx, n: int = 0, fee: int = 10_000, wallet: Wallet = WALLET) -> Tx:
+    value = tx.vout[n].value
+    return wallet.spend([(OutPoint(tx.txid, n), value)],
+                        [TxOut(value - fee, wallet.script_pubkey)])
 
 
 class NodeProcess:
@@ -136,6 +156,15 @@ class NodeProcess:
     def generate(self, n: int, address: str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
                  ) -> list[str]:
         return self.admin("POST", "/node/generate", {"blocks": n, "address": address})
+
+    def post_tx(self, tx: Tx) -> str:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.rest_port}/api/tx",
+                                     data=tx.serialize().hex().encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.read().decode()
+
+    def mempool(self) -> list[str]:
+        return self.get("/api/mempool/txids")
 
     def connect(self, other: NodeProcess) -> dict:
         return self.admin("POST", "/node/peers", {"address": other.p2p_address})

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
-from .framework import Network, build_chain, same_tip, wait_until
+from node.p2p.messages import TxMsg
+
+from .framework import Network, build_chain, same_tip, spend_coinbase, spend_output, wait_until
+from .wire_client import WireClient
 
 
 @pytest.fixture
@@ -40,7 +46,7 @@ def test_initial_sync_of_a_500_block_chain_then_relay_along_a_line(net, tmp_path
     a.start()
     b = net.node("b").start("--connect", a.p2p_address)
     c = net.node("c").start("--connect", b.p2p_address)
-    wait_until(lambda: same_tip([a, b, c]) == hashes[-1][::-1].hex(), 20,
+    wait_until(lambda: same_tip([a, b, c]) == hashes[-1].hash[::-1].hex(), 60,
                "all three nodes at the 500-block tip")
     assert c.height() == 500
     # A new block on one end crosses the line to the other.
@@ -48,3 +54,59 @@ def test_initial_sync_of_a_500_block_chain_then_relay_along_a_line(net, tmp_path
     wait_until(lambda: c.tip() == new, 30, "the new block at the far end")
     (back,) = c.generate(1)
     wait_until(lambda: a.tip() == back, 30, "a block from the far end back to the start")
+
+
+def test_transactions_cross_a_line_and_orphans_fetch_their_parents(net):
+    a = net.node("a")
+    blocks = build_chain(a.datadir, 110)
+    a.start()
+    b = net.node("b").start("--connect", a.p2p_address)
+    c = net.node("c").start("--connect", b.p2p_address)
+    wait_until(lambda: same_tip([a, b, c]) == blocks[-1].hash[::-1].hex(), 60, "synced line")
+
+    tx = spend_coinbase(blocks[0])
+    txid = a.post_tx(tx)
+    wait_until(lambda: txid in c.mempool(), 30, "the transaction at the far end")
+
+    # A child whose parent c has never seen: c keeps it as an orphan and asks the sender for
+    # the parent; once given, both enter the pool and travel back along the line.
+    parent = spend_coinbase(blocks[1])
+    child = spend_output(parent)
+
+    async def orphan_story() -> None:
+        client = await WireClient().connect("127.0.0.1", c.p2p_port)
+        try:
+            await client.handshake(start_height=0)
+            client.send(TxMsg(child))
+            deadline = time.monotonic() + 20
+            while True:
+                msg = await client.expect("getdata", deadline - time.monotonic())
+                if any(i.hash == parent.txid for i in msg.items):
+                    break
+            client.send(TxMsg(parent))
+        finally:
+            await asyncio.sleep(0.2)
+            await client.close()
+
+    asyncio.run(orphan_story())
+    wait_until(lambda: {parent.txid[::-1].hex(), child.txid[::-1].hex()} <= set(a.mempool()),
+               30, "parent and child back at the start of the line")
+    # A block mined at the end confirms them everywhere.
+    (tip,) = c.generate(1)
+    wait_until(lambda: same_tip([a, b, c]) == tip and not a.mempool(), 30, "confirmed")
+
+
+def test_address_gossip_lets_a_node_that_knew_one_peer_find_the_others(net):
+    hub = net.node("hub").start()
+    c = net.node("c").start("--addnode", hub.p2p_address)
+    d = net.node("d").start("--addnode", hub.p2p_address)
+    # c and d announced where they listen when they connected to the hub.
+    wait_until(lambda: len(hub.peers()) >= 2, 30, "c and d at the hub")
+    a = net.node("a").start("--addnode", hub.p2p_address)
+
+    def dialled() -> set[str]:
+        return {p["address"] for p in a.peers() if not p["inbound"]}
+
+    wait_until(lambda: {c.p2p_address, d.p2p_address} <= dialled(), 30,
+               "a connecting out to the peers it heard of")
+    assert hub.p2p_address in dialled()
