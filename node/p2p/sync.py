@@ -148,7 +148,9 @@ class BlockSync:
 
     def _start_sync(self, peer: Peer) -> None:
         peer.sync_started = True
-        self.send_getheaders(peer, self.best_header)
+        # Core starts one block before the best header, so that an up-to-date peer answers
+        # with at least one header and we learn its best block.
+        self.send_getheaders(peer, self.best_header.prev or self.best_header)
 
     def send_getheaders(self, peer: Peer, start: BlockIndex, stop: bytes = bytes(32)) -> None:
         log.debug("%r: getheaders from height %d", peer, start.height)
