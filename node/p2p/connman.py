@@ -125,11 +125,11 @@ class ConnectionManager:
 
     def connected(self, peer: Peer) -> None:
         """A dialled peer finished its handshake: reset its back-off, tell the address
-        manager (Core: addrman Good)."""
+        manager (Core: addrman Good), which keeps it across restarts."""
         key = (peer.host, peer.port)
         self._backoff.pop(key, None)
-        if not peer.manual:
-            self.addrman.good(peer.host, peer.port)
+        if is_ip(peer.host):
+            self.addrman.good(peer.host, peer.port, peer.services)
 
     def failed(self, host: str, port: int) -> None:
         failures, _ = self._backoff.get((host, port), (0, 0.0))

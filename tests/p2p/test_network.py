@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 
 import pytest
 
+from node.consensus.address import script_to_address
+from node.consensus.params import REGTEST
 from node.p2p.messages import TxMsg
 
-from .framework import Network, build_chain, same_tip, spend_coinbase, spend_output, wait_until
+from .framework import (
+    WALLET,
+    Network,
+    build_chain,
+    same_tip,
+    spend_coinbase,
+    spend_output,
+    wait_until,
+)
 from .wire_client import WireClient
 
 
@@ -110,3 +121,50 @@ def test_address_gossip_lets_a_node_that_knew_one_peer_find_the_others(net):
     wait_until(lambda: {c.p2p_address, d.p2p_address} <= dialled(), 30,
                "a connecting out to the peers it heard of")
     assert hub.p2p_address in dialled()
+
+
+def test_restart_keeps_peers_and_bans(net):
+    b = net.node("b").start()
+    a = net.node("a").start("--addnode", b.p2p_address)
+    wait_until(lambda: any(p["address"] == b.p2p_address for p in a.peers()), 30, "a -> b")
+    bans = a.admin("POST", "/node/bans", {"address": "10.1.2.0/24", "seconds": 3600})
+    assert [x["address"] for x in bans] == ["10.1.2.0/24"]
+    a.admin("POST", "/node/bans", {"address": "192.0.2.7"})
+    assert a.stop() == 0
+
+    # No --addnode this time: b comes back from the address manager, the bans from disk.
+    a.start()
+    wait_until(lambda: any(p["address"] == b.p2p_address and not p["inbound"]
+                           for p in a.peers()), 30, "a reconnecting to b after a restart")
+    listed = {x["address"]: x for x in a.get("/node/bans")}
+    assert set(listed) == {"10.1.2.0/24", "192.0.2.7/32"}
+    assert listed["10.1.2.0/24"]["banned_until"] - listed["10.1.2.0/24"]["ban_created"] == 3600
+    assert a.admin("DELETE", "/node/bans/10.1.2.0/24") == {"unbanned": "10.1.2.0/24"}
+    assert [x["address"] for x in a.get("/node/bans")] == ["192.0.2.7/32"]
+
+
+def test_partition_and_heal_reorgs_every_node_to_the_longest_chain(net):
+    a = net.node("a")
+    base = build_chain(a.datadir, 10)
+    c = net.node("c")
+    shutil.copytree(a.datadir, c.datadir)
+    a.start()
+    b = net.node("b").start("--connect", a.p2p_address)
+    c.start()
+    d = net.node("d").start("--connect", c.p2p_address)
+    wait_until(lambda: b.height() == 10 and d.height() == 10, 30, "both halves at the base")
+    assert base[-1].hash[::-1].hex() == same_tip([a, b, c, d])
+
+    # Each half mines its own branch; the halves know nothing of each other.
+    a.generate(2)
+    short = b.generate(1)[-1]
+    # (another payee than the first half's, or both halves could mine identical blocks)
+    long = c.generate(4, script_to_address(WALLET.script_pubkey, REGTEST))[-1]
+    wait_until(lambda: same_tip([a, b]) == short and same_tip([c, d]) == long, 30,
+               "each half agreeing on its own branch")
+
+    # Heal: one link between the halves, and everyone ends on the longer branch.
+    b.connect(c)
+    wait_until(lambda: same_tip([a, b, c, d]) == long, 60, "all four on the longest chain")
+    assert all(n.height() == 14 for n in (a, b, c, d))
+    a.wait_for_log("disconnected block 13")
