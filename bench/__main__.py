@@ -9,6 +9,7 @@ from . import (
     block_connect,
     import_memory,
     mempool_bench,
+    p2p_bench,
     pow_hashrate,
     report,
     script_verify,
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "pow_hashrate": pow_hashrate.run,
     "mempool": mempool_bench.run,
     "api": api_bench.run,
+    "p2p": p2p_bench.run,
     "wire": wire_bench.run,
 }
 

@@ -201,10 +201,10 @@ class Network:
         self.nodes.append(n)
         return n
 
-    def stop_all(self) -> None:
+    def stop_all(self, show_logs: bool = True) -> None:
         for n in self.nodes:
-            # Shown by pytest only when the test failed: what each node was doing.
-            print(f"---- {n.name} (rest {n.rest_port}, p2p {n.p2p_port}) ----\n{n.log_tail(300)}")
+            if show_logs:  # pytest shows it only when the test failed
+                print(f"---- {n.name} (rest {n.rest_port}, p2p {n.p2p_port}) ----\n{n.log_tail(300)}")
             try:
                 n.stop()
             except Exception:  # noqa: BLE001 - keep stopping the others

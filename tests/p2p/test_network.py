@@ -52,11 +52,12 @@ def test_two_nodes_handshake_and_measure_ping(net):
 
 
 def test_initial_sync_of_a_500_block_chain_then_relay_along_a_line(net, tmp_path):
-    a = net.node("a")
+    a, b, c = net.node("a"), net.node("b"), net.node("c")
     hashes = build_chain(a.datadir, 500)
-    a.start()
-    b = net.node("b").start("--connect", a.p2p_address)
-    c = net.node("c").start("--connect", b.p2p_address)
+    # --connect everywhere keeps it a line: nobody dials the addresses it hears of.
+    a.start("--connect", b.p2p_address)
+    b.start("--connect", a.p2p_address)
+    c.start("--connect", b.p2p_address)
     wait_until(lambda: same_tip([a, b, c]) == hashes[-1].hash[::-1].hex(), 60,
                "all three nodes at the 500-block tip")
     assert c.height() == 500
@@ -68,11 +69,11 @@ def test_initial_sync_of_a_500_block_chain_then_relay_along_a_line(net, tmp_path
 
 
 def test_transactions_cross_a_line_and_orphans_fetch_their_parents(net):
-    a = net.node("a")
+    a, b, c = net.node("a"), net.node("b"), net.node("c")
     blocks = build_chain(a.datadir, 110)
-    a.start()
-    b = net.node("b").start("--connect", a.p2p_address)
-    c = net.node("c").start("--connect", b.p2p_address)
+    a.start("--connect", b.p2p_address)
+    b.start("--connect", a.p2p_address)
+    c.start("--connect", b.p2p_address)
     wait_until(lambda: same_tip([a, b, c]) == blocks[-1].hash[::-1].hex(), 60, "synced line")
 
     tx = spend_coinbase(blocks[0])
