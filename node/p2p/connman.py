@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .netaddr import canonical_host, group
+from .peer import cancel_and_wait
 
 if TYPE_CHECKING:
     from .peer import Peer
@@ -81,12 +82,7 @@ class ConnectionManager:
         self._task = asyncio.get_running_loop().create_task(self._outbound_loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
         for task in list(self._dialling.values()):
             task.cancel()
         if self._server is not None:

@@ -405,6 +405,17 @@ class Peer:
         self.owner.on_disconnect(self)
 
 
+async def cancel_and_wait(task: asyncio.Task | None) -> None:
+    """Cancel a service's background task and wait until it has ended."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
 def version_message(peer_host: str, peer_port: int, nonce: int, start_height: int,
                     user_agent: str, relay: bool = True) -> Version:
     """Our version message (Core: PushNodeVersion). Our own address is sent as unknown, as

@@ -45,7 +45,7 @@ from .messages import (
     InvItem,
     TxMsg,
 )
-from .peer import Disconnect, KnownSet, Misbehaving, Peer
+from .peer import Disconnect, KnownSet, Misbehaving, Peer, cancel_and_wait
 
 if TYPE_CHECKING:
     from node.mempool.mempool import Mempool, MempoolEntry
@@ -100,12 +100,7 @@ class TxRelay:
     async def stop(self) -> None:
         if self in self.mempool.listeners:
             self.mempool.listeners.remove(self)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     # -- peers -------------------------------------------------------------------------------------
     def peer_established(self, peer: Peer) -> None:

@@ -47,7 +47,7 @@ from .messages import (
     Inv,
     InvItem,
 )
-from .peer import Misbehaving, Peer
+from .peer import Misbehaving, Peer, cancel_and_wait
 
 if TYPE_CHECKING:
     from node.chain.chainstate import ChainState
@@ -123,12 +123,7 @@ class BlockSync:
     async def stop(self) -> None:
         if self in self.chain.listeners:
             self.chain.listeners.remove(self)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(self._task)
 
     # -- starting a peer's sync ------------------------------------------------------------------
     def in_initial_download(self) -> bool:
