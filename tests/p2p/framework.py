@@ -4,6 +4,7 @@ wait polls with a deadline; every process is stopped when the test ends, pass or
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -19,6 +20,8 @@ from node.chain.chainstate import ChainState
 from node.client import ClientError, NodeClient
 from node.consensus.params import REGTEST
 from node.consensus.primitives import Block, OutPoint, Tx, TxOut
+from node.mempool.mempool import Mempool
+from node.p2p.service import P2PConfig, P2PService
 
 from ..chain.builder import BlockMaker, Wallet
 from ..test_run import ROOT, free_port
@@ -218,3 +221,38 @@ def same_tip(nodes: list[NodeProcess]) -> str | None:
     except ClientError:
         return None
     return tips.pop() if len(tips) == 1 else None
+
+
+# -- in-process services, for tests that need short timeouts or a scripted peer ---------------
+class Hooks:
+    """The node as the P2P service sees it, without the API or the miner."""
+
+    def __init__(self, datadir: Path) -> None:
+        self.chain = ChainState(REGTEST, datadir)
+        self.mempool = Mempool(self.chain)
+
+    async def submit_block(self, block, raw=None):
+        return self.chain.process_block(block, raw)
+
+    async def submit_tx(self, tx):
+        return self.mempool.accept(tx)
+
+
+async def start_service(datadir: Path, **config) -> P2PService:
+    hooks = Hooks(datadir)
+    service = P2PService(REGTEST, hooks, datadir, P2PConfig(bind=("127.0.0.1", 0), **config))
+    await service.start()
+    return service
+
+
+async def stop_services(*services: P2PService) -> None:
+    for s in services:
+        await s.stop()
+        s.node.chain.close()  # type: ignore[union-attr]
+
+
+async def until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)

@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
-from pathlib import Path
 
 import pytest
 
-from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
 from node.consensus.params import REGTEST
 from node.consensus.pow import check_proof_of_work
 from node.consensus.primitives import BlockHeader
-from node.mempool.mempool import Mempool
 from node.p2p.messages import (
     MAX_INV_SZ,
     MSG_TX,
@@ -29,12 +26,19 @@ from node.p2p.messages import (
     WtxidRelay,
 )
 from node.p2p.peer import PeerTimeouts
-from node.p2p.service import P2PConfig, P2PService
 from node.p2p.sync import SyncTimeouts
 from node.p2p.wire import frame
 
 from ..chain.builder import BlockMaker
-from .framework import WALLET, Network, build_chain, wait_until
+from .framework import (
+    WALLET,
+    Network,
+    build_chain,
+    start_service,
+    stop_services,
+    until,
+    wait_until,
+)
 from .wire_client import WireClient
 
 MAGIC = REGTEST.magic
@@ -161,44 +165,9 @@ def test_garbage_gets_peers_dropped_while_the_good_peer_is_served(served):
     assert node.proc is not None and node.proc.poll() is None
 
 
-# -- in-process: short timeouts ----------------------------------------------------------------
-class _Hooks:
-    """The node as the P2P service sees it, without the API or the miner."""
-
-    def __init__(self, datadir: Path) -> None:
-        self.chain = ChainState(REGTEST, datadir)
-        self.mempool = Mempool(self.chain)
-
-    async def submit_block(self, block, raw=None):
-        return self.chain.process_block(block, raw)
-
-    async def submit_tx(self, tx):
-        return self.mempool.accept(tx)
-
-
-async def _service(datadir: Path, **config) -> P2PService:
-    hooks = _Hooks(datadir)
-    service = P2PService(REGTEST, hooks, datadir, P2PConfig(bind=("127.0.0.1", 0), **config))
-    await service.start()
-    return service
-
-
-async def _close(*services: P2PService) -> None:
-    for s in services:
-        await s.stop()
-        s.node.chain.close()  # type: ignore[union-attr]
-
-
-async def _until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 def test_silent_peers_time_out_in_the_handshake_and_after_it(tmp_path):
     async def main() -> None:
-        service = await _service(tmp_path / "n", peer_timeouts=PeerTimeouts(
+        service = await start_service(tmp_path / "n", peer_timeouts=PeerTimeouts(
             handshake=0.5, ping_interval=0.2, inactivity=1.0))
         host, port = service.listen_address  # type: ignore[misc]
         try:
@@ -219,7 +188,7 @@ def test_silent_peers_time_out_in_the_handshake_and_after_it(tmp_path):
             await mute.close()
             assert not service.peers
         finally:
-            await _close(service)
+            await stop_services(service)
 
     asyncio.run(main())
 
@@ -228,8 +197,8 @@ def test_a_staller_is_dropped_and_its_blocks_fetched_from_another_peer(tmp_path)
     blocks = build_chain(tmp_path / "source", 40)
 
     async def main() -> None:
-        source = await _service(tmp_path / "source")
-        node = await _service(tmp_path / "n", sync_timeouts=SyncTimeouts(stall=0.5))
+        source = await start_service(tmp_path / "source")
+        node = await start_service(tmp_path / "n", sync_timeouts=SyncTimeouts(stall=0.5))
         try:
             host, port = node.listen_address  # type: ignore[misc]
             staller = await WireClient().connect(host, port)
@@ -241,18 +210,18 @@ def test_a_staller_is_dropped_and_its_blocks_fetched_from_another_peer(tmp_path)
             await staller.expect("getdata")
             await node.connect(*source.listen_address)  # type: ignore[misc]
             chain = node.node.chain
-            await _until(lambda: chain.height == 40, 20, "the node synced from the good peer")
+            await until(lambda: chain.height == 40, 20, "the node synced from the good peer")
             assert await staller.wait_closed(5)
             await staller.close()
         finally:
-            await _close(node, source)
+            await stop_services(node, source)
 
     asyncio.run(main())
 
 
 def test_getheaders_beyond_the_locator_limit_is_malformed(tmp_path):
     async def main() -> None:
-        service = await _service(tmp_path / "n")
+        service = await start_service(tmp_path / "n")
         host, port = service.listen_address  # type: ignore[misc]
         try:
             client = await WireClient().connect(host, port)
@@ -261,6 +230,7 @@ def test_getheaders_beyond_the_locator_limit_is_malformed(tmp_path):
             assert await client.wait_closed(5)
             await client.close()
         finally:
-            await _close(service)
+            await stop_services(service)
 
     asyncio.run(main())
+

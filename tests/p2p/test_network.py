@@ -12,6 +12,7 @@ from node.consensus.address import script_to_address
 from node.consensus.params import REGTEST
 from node.p2p.messages import TxMsg
 
+from ..chain.builder import Wallet
 from .framework import (
     WALLET,
     Network,
@@ -157,9 +158,11 @@ def test_partition_and_heal_reorgs_every_node_to_the_longest_chain(net):
     assert base[-1].hash[::-1].hex() == same_tip([a, b, c, d])
 
     # Each half mines its own branch; the halves know nothing of each other.
+    # (A payee per miner: two nodes mining on the same parent in the same second to the same
+    # address would make the very same block.)
     a.generate(2)
-    short = b.generate(1)[-1]
-    # (another payee than the first half's, or both halves could mine identical blocks)
+    wait_until(lambda: b.height() == 12, 30, "b has a's blocks")
+    short = b.generate(1, script_to_address(Wallet(b"b").script_pubkey, REGTEST))[-1]
     long = c.generate(4, script_to_address(WALLET.script_pubkey, REGTEST))[-1]
     wait_until(lambda: same_tip([a, b]) == short and same_tip([c, d]) == long, 30,
                "each half agreeing on its own branch")
