@@ -185,8 +185,9 @@ class P2PService:
 
         assert self.connman is not None
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                    CONNECT_TIMEOUT)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, local_addr=self._source_address(host)),
+                CONNECT_TIMEOUT)
         except (TimeoutError, OSError) as e:
             log.debug("connecting to %s:%d failed: %s", host, port, e or type(e).__name__)
             self.connman.failed(host, port)
@@ -195,6 +196,22 @@ class P2PService:
                               manual=manual)
         self._spawn(peer.run())
         return peer
+
+    def _source_address(self, host: str) -> tuple[str, int] | None:
+        """Bound to one loopback address (``--p2p-bind 127.0.0.3:18444``), the node also
+        connects out from it, so that nodes sharing a machine on 127.0.0.0/8 see each other
+        at distinct addresses (bans and address gossip tell them apart; see regtest/).
+        Otherwise the kernel picks the source, as for Bitcoin Core."""
+        bind = self.config.bind
+        if bind is None:
+            return None
+        try:
+            ours, theirs = ipaddress.ip_address(bind[0]), ipaddress.ip_address(host)
+        except ValueError:
+            return None
+        if ours.is_loopback and theirs.is_loopback and ours.version == theirs.version:
+            return (bind[0], 0)
+        return None
 
     async def connect(self, host: str, port: int, timeout: float = 10.0) -> Peer:
         """Connect to a peer now (the admin API's one-shot connection); raises ConnectionError

@@ -76,9 +76,11 @@ def spend_output(tx: Tx, n: int = 0, fee: int = 10_000, wallet: Wallet = WALLET)
 class NodeProcess:
     """One node: its datadir, ports, process, log lines and API client."""
 
-    def __init__(self, datadir: Path, name: str, extra_args: list[str] | None = None) -> None:
+    def __init__(self, datadir: Path, name: str, extra_args: list[str] | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.name = name
         self.datadir = datadir
+        self.host = host  # P2P listens (and, on loopback, connects out) from here
         self.rest_port = free_port()
         self.p2p_port = free_port()
         self.extra_args = extra_args or []
@@ -89,7 +91,7 @@ class NodeProcess:
 
     @property
     def p2p_address(self) -> str:
-        return f"127.0.0.1:{self.p2p_port}"
+        return f"{self.host}:{self.p2p_port}"
 
     def start(self, *args: str, wait: bool = True) -> NodeProcess:
         cmd = [sys.executable, "-m", "node", "run", "--datadir", str(self.datadir),

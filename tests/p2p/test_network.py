@@ -16,6 +16,7 @@ from ..chain.builder import Wallet
 from .framework import (
     WALLET,
     Network,
+    NodeProcess,
     build_chain,
     same_tip,
     spend_coinbase,
@@ -50,6 +51,19 @@ def test_two_nodes_handshake_and_measure_ping(net):
     wait_until(lambda: any(not p["inbound"] and p["address"] == b.p2p_address
                            for p in a.peers()), what="a dialling b's announced address")
     assert [p["inbound"] for p in b.peers()].count(False) == 1
+
+
+def test_a_node_bound_to_one_loopback_address_connects_out_from_it(net, tmp_path):
+    # Nodes sharing a machine on 127.0.0.0/8 (as regtest/ runs them) must look distinct to
+    # each other, or a ban of one would cut them all.
+    a = NodeProcess(tmp_path / "a2", "a2", host="127.0.4.2")
+    b = NodeProcess(tmp_path / "b2", "b2", host="127.0.4.3")
+    net.nodes += [a, b]
+    a.start()
+    b.start("--connect", a.p2p_address)
+    (inbound,) = wait_until(lambda: [p for p in a.peers() if p["inbound"]],
+                            what="b's inbound connection")
+    assert inbound["address"].startswith("127.0.4.3:")
 
 
 def test_initial_sync_of_a_500_block_chain_then_relay_along_a_line(net, tmp_path):
