@@ -10,9 +10,11 @@ from . import (
     block_connect,
     import_memory,
     mempool_bench,
+    p2p_bench,
     pow_hashrate,
     report,
     script_verify,
+    wire_bench,
 )
 
 BENCHMARKS = {
@@ -23,6 +25,8 @@ BENCHMARKS = {
     "mempool": mempool_bench.run,
     "api": api_bench.run,
     "api_responsive": api_responsive.run,
+    "p2p": p2p_bench.run,
+    "wire": wire_bench.run,
 }
 
 

@@ -1,8 +1,8 @@
 """The running node: wires the services on one asyncio event loop and shuts them down cleanly.
 
-Services so far: chain state, mempool (saved to ``mempool.dat`` on exit and reloaded on
-start), fee estimator, and, with ``mine``, the proof-of-work workers and the miner. The
-REST API and P2P join here as they are built.
+Services: chain state, mempool (saved to ``mempool.dat`` on exit and reloaded on start), fee
+estimator, indexes, with ``mine`` the proof-of-work workers and the miner, the REST API and the
+P2P network (``node.p2p.service``).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from node.mempool.persist import load_mempool, save_mempool
 from node.mining.assembler import create_template
 from node.mining.miner import Miner
 from node.mining.pow_search import PowSearcher, solve_block_async
+from node.p2p.service import P2PConfig, P2PService
 
 log = logging.getLogger("minicash")
 
@@ -61,6 +62,7 @@ class NodeConfig:
     connect: list[tuple[str, int]] = field(default_factory=list)  # only these peers
     addnode: list[tuple[str, int]] = field(default_factory=list)  # these peers too
     listen: bool = True  # accept inbound P2P connections
+    whitelist: list[str] = field(default_factory=list)  # hosts/subnets (Core: -whitelist)
     index: bool = True  # keep the transaction and address indexes
 
 
@@ -101,6 +103,7 @@ class Node:
         self.stop_requested = asyncio.Event()
         self.cookie: str | None = None  # the admin API token, in <datadir>/.cookie while running
         self._preverifier: ThreadPoolExecutor | None = None  # see submit_block
+        self.p2p: P2PService | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -129,6 +132,10 @@ class Node:
         if cfg.mine:
             script, _ = miner_script(cfg)
             await self.set_mining(True, script, cfg.mine_interval)
+        self.p2p = P2PService(cfg.params, self, cfg.datadir, P2PConfig(
+            bind=cfg.p2p_bind, listen=cfg.listen, connect=list(cfg.connect),
+            addnode=list(cfg.addnode), whitelist=list(cfg.whitelist)))
+        await self.p2p.start()
         await self._start_api()
 
     # -- the HTTP API ------------------------------------------------------------------------------
@@ -139,7 +146,8 @@ class Node:
                          indexes=self.indexes, cookie=self.cookie, info=self.info, generate=self.generate,
                          set_mining=self.set_mining if cfg.params.name in ("regtest", "devnet")
                          else None, request_stop=self.stop_requested.set,
-                         submit_block=self.submit_block, submit_tx=self.submit_tx)
+                         submit_block=self.submit_block, submit_tx=self.submit_tx,
+                         p2p=self.p2p)
         self.api_runner = web.AppRunner(create_app(ctx), access_log=None)
         await self.api_runner.setup()
         site = web.TCPSite(self.api_runner, host, port)
@@ -178,8 +186,8 @@ class Node:
             "network": self.config.params.name,
             "height": chain.height if chain else None,
             "best_block": chain.tip.hash[::-1].hex() if chain else None,
-            "peers": 0,
-            "peer_list": [],
+            "peers": sum(1 for p in self.p2p.peers.values() if p.established) if self.p2p else 0,
+            "peer_list": self.p2p.peer_list() if self.p2p else [],
             "mempool": {"count": len(pool), "vsize": pool.total_vsize} if pool else None,
             "mining": {"enabled": self.miner is not None and self.miner.running,
                        "blocks_found": self.miner.blocks_found if self.miner else 0,
@@ -242,10 +250,13 @@ class Node:
                 self.mempool.expire()
 
     async def stop(self) -> None:
-        """Stop the API and mining, save the mempool, flush and close the chain state."""
+        """Stop the API, P2P and mining, save the mempool, flush and close the chain state."""
         if self.api_runner is not None:
             await self.api_runner.cleanup()
             self.api_runner = None
+        if self.p2p is not None:
+            await self.p2p.stop()
+            self.p2p = None
         if self.miner is not None:
             await self.miner.stop()
         if self.searcher is not None:

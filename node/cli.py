@@ -159,7 +159,6 @@ def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
 
 # -- the running node ----------------------------------------------------------------------------
 
-_P2P_LATER = " (P2P arrives in a later version: stored, not acted on yet.)"
 
 
 def _hostport_list_option(name: str, help: str):
@@ -179,11 +178,16 @@ def _hostport_list_option(name: str, help: str):
                    "regtest]")
 @click.option("--p2p-bind", metavar="HOST:PORT",
               help="Where P2P listens: on all interfaces by default, as in Bitcoin Core."
-                   + _P2P_LATER + "  [default: 0.0.0.0:<P2P port>, 18444 on regtest]")
-@_hostport_list_option("--connect", "Connect only to this peer (repeatable)." + _P2P_LATER)
-@_hostport_list_option("--addnode", "Also connect to this peer (repeatable)." + _P2P_LATER)
+                   "  [default: 0.0.0.0:<P2P port>, 18444 on regtest]")
+@_hostport_list_option("--connect", "Connect only to this peer (repeatable).")
+@_hostport_list_option("--addnode", "Also connect to this peer, reconnecting with back-off "
+                       "(repeatable).")
 @click.option("--no-listen/--listen", "no_listen", default=None,
-              help="Accept no inbound P2P connections." + _P2P_LATER + "  [default: listen]")
+              help="Accept no inbound P2P connections.  [default: listen]")
+@click.option("--whitelist", multiple=True, metavar="HOST|SUBNET",
+              help="Trust peers from here (repeatable), as Core's -whitelist: never "
+                   "discouraged, BIP35 mempool requests answered, transactions announced "
+                   "without trickle delay.")
 @click.option("--mine/--no-mine", default=None, help="Mine blocks (regtest and devnet).")
 @click.option("--miner-address", help="Address the mined coins go to (default: a key the "
               "node creates in <datadir>/miner.key).")
@@ -216,6 +220,7 @@ def run(ctx: click.Context, **flags: object) -> None:
         mining_workers=settings.mining_workers, rest_bind=settings.rest_bind,
         p2p_bind=settings.p2p_bind, connect=list(settings.connect),
         addnode=list(settings.addnode), listen=not settings.no_listen,
+        whitelist=list(settings.whitelist),
         index=not settings.no_index)
     logs = _start_logging(settings.log_level, settings.log_file)
     try:

@@ -20,6 +20,7 @@ p2p-bind           HOST:PORT                    0.0.0.0:<network P2P port> (1844
 connect            list of HOST:PORT            none (only these peers, as Core's -connect)
 addnode            list of HOST:PORT            none (these peers too, as Core's -addnode)
 no-listen          bool                         false
+whitelist          list of HOST or SUBNET       none (Core's -whitelist: noban, mempool, relay)
 mine               bool                         false
 miner-address      address                      a key the node keeps in <datadir>/miner.key
 mine-interval      seconds >= 0                 5 on regtest, 0 elsewhere
@@ -98,6 +99,7 @@ class Settings:
     connect: tuple[HostPort, ...]
     addnode: tuple[HostPort, ...]
     no_listen: bool
+    whitelist: tuple[str, ...]
     mine: bool
     miner_address: str | None
     mine_interval: float
@@ -248,6 +250,23 @@ def _hostport(v: _Value, text: Any, default_port: int) -> HostPort:
         raise ConfigError(f"{v.label}: {e}") from None
 
 
+def _as_subnet_list(v: _Value) -> tuple[str, ...]:
+    raw = v.raw
+    if v.kind == "env":
+        items: list[Any] = [item.strip() for item in str(raw).split(",") if item.strip()]
+    elif isinstance(raw, list | tuple):
+        items = list(raw)
+    else:
+        raise ConfigError(f"{v.label}: expected a list of hosts or subnets, got {raw!r}")
+    out = []
+    for item in items:
+        try:
+            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+        except ValueError:
+            raise ConfigError(f"{v.label}: {item!r} is not an IP address or subnet") from None
+    return tuple(out)
+
+
 def _as_hostport_list(v: _Value, default_port: int) -> tuple[HostPort, ...]:
     raw = v.raw
     if v.kind == "env":
@@ -263,7 +282,7 @@ def _as_hostport_list(v: _Value, default_port: int) -> tuple[HostPort, ...]:
 
 # Every setting, by its underscore name. "config" is for flags and the environment only.
 KEYS = ("network", "datadir", "config", "rest_bind", "p2p_bind", "connect", "addnode",
-        "no_listen", "mine", "miner_address", "mine_interval", "mining_workers", "log_level",
+        "no_listen", "whitelist", "mine", "miner_address", "mine_interval", "mining_workers", "log_level",
         "log_file", "no_index")
 _NOT_IN_FILE = frozenset({"config"})
 
@@ -359,6 +378,8 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
     connect = _as_hostport_list(v, params.default_port) if v else ()
     v = pick("addnode")
     addnode = _as_hostport_list(v, params.default_port) if v else ()
+    v = pick("whitelist")
+    whitelist = _as_subnet_list(v) if v else ()
 
     def flag(key: str) -> bool:
         v = pick(key)
@@ -390,6 +411,6 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         network=network, datadir=datadir,
         config_file=config_path if from_file is not None else None,
         rest_bind=rest_bind, p2p_bind=p2p_bind, connect=connect, addnode=addnode,
-        no_listen=no_listen, mine=mine, miner_address=miner_address,
+        no_listen=no_listen, whitelist=whitelist, mine=mine, miner_address=miner_address,
         mine_interval=mine_interval, mining_workers=mining_workers, log_level=log_level,
         log_file=log_file, no_index=no_index)

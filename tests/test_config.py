@@ -47,7 +47,7 @@ def test_defaults_without_file_or_environment(datadir):
     assert s == Settings(
         network="regtest", datadir=datadir, config_file=None,
         rest_bind=HostPort("127.0.0.1", 18443), p2p_bind=HostPort("0.0.0.0", 18444),
-        connect=(), addnode=(), no_listen=False, mine=False, miner_address=None,
+        connect=(), addnode=(), no_listen=False, whitelist=(), mine=False, miner_address=None,
         mine_interval=5.0, mining_workers=None, log_level="info", log_file=None,
         no_index=False)
 
@@ -169,6 +169,7 @@ no-index = true
         network="regtest", datadir=datadir, config_file=path,
         rest_bind=HostPort("127.0.0.1", 18500), p2p_bind=HostPort("::1", 18501),
         connect=(HostPort("127.0.0.1", 18502), HostPort("localhost", 18444)), addnode=(),
+        whitelist=(),
         no_listen=True, mine=True, miner_address=REGTEST_ADDRESS, mine_interval=0.0,
         mining_workers=2, log_level="debug", log_file=datadir / "logs" / "node.log",
         no_index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from node.config import parse_hostport
 from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.primitives import Block
@@ -12,11 +13,13 @@ from node.consensus.serialize import from_bytes
 from node.cookie import check_authorization
 
 from .context import CTX_KEY, ApiContext
-from .errors import ApiError, bad_request
+from .errors import ApiError, bad_request, not_found
 from .validate import address_param, hex_body
 
 routes = web.RouteTableDef()
 MAX_GENERATE = 1_000
+MAX_BAN_SECONDS = 10 * 365 * 86400
+DEFAULT_BAN_SECONDS = 86400  # Core: DEFAULT_MISBEHAVING_BANTIME, setban's default
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -50,6 +53,79 @@ async def info(request: web.Request) -> web.Response:
 @routes.get("/node/peers")
 async def peers(request: web.Request) -> web.Response:
     return web.json_response(_ctx(request).info().get("peer_list", []))
+
+
+def _p2p(ctx: ApiContext):
+    if ctx.p2p is None:
+        raise ApiError(503, "this server runs no P2P network")
+    return ctx.p2p
+
+
+@routes.post("/node/peers")
+async def connect_peer(request: web.Request) -> web.Response:
+    """Connect to a peer now, once (Core: addnode ... onetry); answers its peer entry."""
+    ctx = require_token(request)
+    p2p = _p2p(ctx)
+    address = (await _json_body(request)).get("address")
+    if not isinstance(address, str):
+        raise bad_request("'address' (HOST:PORT of the peer) is required")
+    try:
+        host, port = parse_hostport(address, ctx.params.default_port)
+    except ValueError as e:
+        raise bad_request(f"'address': {e}") from None
+    try:
+        peer = await p2p.connect(host, port)
+    except ConnectionError as e:
+        raise ApiError(502, str(e)) from None
+    return web.json_response(peer.info())
+
+
+@routes.delete("/node/peers/{peer_id}")
+async def disconnect_peer(request: web.Request) -> web.Response:
+    ctx = require_token(request)
+    text = request.match_info["peer_id"]
+    if not (text.isascii() and text.isdigit()):
+        raise bad_request(f"peer id must be a whole number, got {text!r}")
+    if not _p2p(ctx).disconnect(int(text)):
+        raise not_found(f"no peer {text}")
+    return web.json_response({"disconnected": int(text)})
+
+
+@routes.get("/node/bans")
+async def list_bans(request: web.Request) -> web.Response:
+    return web.json_response(_p2p(_ctx(request)).list_bans())
+
+
+@routes.post("/node/bans")
+async def add_ban(request: web.Request) -> web.Response:
+    """Ban a host or subnet (Core: setban add); its peers are disconnected."""
+    ctx = require_token(request)
+    body = await _json_body(request)
+    address = body.get("address")
+    if not isinstance(address, str):
+        raise bad_request("'address' (an IP address or subnet) is required")
+    seconds = body.get("seconds", DEFAULT_BAN_SECONDS)
+    if not isinstance(seconds, int) or isinstance(seconds, bool) \
+            or not 1 <= seconds <= MAX_BAN_SECONDS:
+        raise bad_request(f"'seconds' must be a whole number from 1 to {MAX_BAN_SECONDS}")
+    try:
+        _p2p(ctx).ban(address, seconds)
+    except ValueError as e:
+        raise bad_request(f"'address': {e}") from None
+    return web.json_response(_p2p(ctx).list_bans())
+
+
+@routes.delete("/node/bans/{address:.+}")
+async def remove_ban(request: web.Request) -> web.Response:
+    ctx = require_token(request)
+    address = request.match_info["address"]
+    try:
+        removed = _p2p(ctx).unban(address)
+    except ValueError as e:
+        raise bad_request(f"address: {e}") from None
+    if not removed:
+        raise not_found(f"{address} is not banned")
+    return web.json_response({"unbanned": address})
 
 
 @routes.get("/node/utxo-stats")

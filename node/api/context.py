@@ -33,6 +33,7 @@ class ApiContext:
     # to peers). Without them, the API calls the chain and the mempool directly.
     submit_block: Callable[[Block, bytes | None], Awaitable[BlockIndex | None]] | None = None
     submit_tx: Callable[[Tx], Awaitable[MempoolEntry]] | None = None
+    p2p: Any | None = None  # node.p2p.service.P2PService: peers and bans for the admin routes
 
     async def process_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
         if self.submit_block is not None:

@@ -1,0 +1,169 @@
+"""Bans and discouragement of misbehaving peers, persisted in LevelDB.
+
+Two lists, as in Bitcoin Core's BanMan:
+
+- *bans*: hosts or CIDR subnets an operator banned (``ban``/``unban``), each until a time;
+  listed for the API (Core: listbanned, setban, banlist.json). Expired bans are swept.
+- *discouraged* hosts: a peer that misbehaved (invalid block, malformed message, ...) is
+  disconnected and its address discouraged for 24 hours (Core: Misbehaving -> Discourage). Core
+  keeps these in a rolling bloom filter of 50,000 entries that forgets with age; here they are a
+  bounded map with an expiry, written to disk too so a restart does not forgive an attacker.
+
+Hosts are compared in canonical form: an IPv4-mapped IPv6 peer matches an IPv4 ban.
+Pure code: no asyncio; the clock is injectable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from node.storage.db import Database
+
+DEFAULT_BAN_TIME = 86400  # Core: DEFAULT_MISBEHAVING_BANTIME
+DISCOURAGE_TIME = 86400
+MAX_DISCOURAGED = 50_000  # Core: the size of m_discouraged, its rolling bloom filter
+
+_BAN_PREFIX = b"b"
+_DISCOURAGED_PREFIX = b"d"
+_TIMES = struct.Struct("<qq")  # created, until
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_subnet(text: str) -> Network:
+    """A host ("1.2.3.4", "::1") or a CIDR subnet ("10.0.0.0/8"), canonical. ValueError if not.
+
+    An IPv4-mapped IPv6 host or subnet is turned into its IPv4 form."""
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or subnet: {text!r}") from None
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96:
+        mapped = net.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+    return net
+
+
+def parse_host(host: str) -> Address:
+    try:
+        ip = ipaddress.ip_address(host.strip())
+    except ValueError:
+        raise ValueError(f"not an IP address: {host!r}") from None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+class BanMan:
+    def __init__(self, path_or_db: Path | Database, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        """Open (or create) the database at a path, or share an open ``Database`` (the address
+        manager's: the keys do not collide)."""
+        self._owns_db = not isinstance(path_or_db, Database)
+        self.db = Database(Path(path_or_db)) if self._owns_db else path_or_db
+        self._clock = clock
+        self._bans: dict[Network, tuple[int, int]] = {}  # subnet -> (created, until)
+        self._discouraged: dict[Address, int] = {}  # host -> until, oldest first
+        for key, value in self.db.iterate(_BAN_PREFIX):
+            self._bans[self._decode_net(key)] = self._decode_times(key, value)
+        for key, value in self.db.iterate(_DISCOURAGED_PREFIX):
+            self._discouraged[parse_host(key[1:].decode())] = self._decode_times(key, value)[1]
+        self._discouraged = dict(sorted(self._discouraged.items(), key=lambda kv: kv[1]))
+        self.sweep()
+
+    def _decode_net(self, key: bytes) -> Network:
+        try:
+            return parse_subnet(key[1:].decode())
+        except (ValueError, UnicodeDecodeError):
+            raise self.db.corrupted(f"ban record {key!r}") from None
+
+    def _decode_times(self, key: bytes, value: bytes) -> tuple[int, int]:
+        if len(value) != _TIMES.size:
+            raise self.db.corrupted(f"ban record {key!r}")
+        return _TIMES.unpack(value)
+
+    # -- bans ------------------------------------------------------------------------------------
+    def ban(self, subnet: str, seconds: int = DEFAULT_BAN_TIME, *, absolute: bool = False) -> None:
+        """Ban a host or subnet for ``seconds`` (or until the unix time ``seconds`` with
+        ``absolute``). A ban already in place is only ever extended (Core: BanMan::Ban)."""
+        net = parse_subnet(subnet)
+        now = int(self._clock())
+        until = int(seconds) if absolute else now + int(seconds)
+        if until <= now:
+            raise ValueError("a ban must end in the future")
+        old = self._bans.get(net)
+        if old is not None and old[1] >= until:
+            return
+        self._bans[net] = (now, until)
+        self.db.put(_BAN_PREFIX + str(net).encode(), _TIMES.pack(now, until), sync=True)
+
+    def unban(self, subnet: str) -> bool:
+        net = parse_subnet(subnet)
+        if self._bans.pop(net, None) is None:
+            return False
+        self.db.delete(_BAN_PREFIX + str(net).encode(), sync=True)
+        return True
+
+    def clear(self) -> None:
+        """Lift every ban (Core: clearbanned); discouragement stays."""
+        with self.db.batch(sync=True) as b:
+            for net in self._bans:
+                b.delete(_BAN_PREFIX + str(net).encode())
+        self._bans.clear()
+
+    def is_banned(self, host: str) -> bool:
+        ip = parse_host(host)
+        now = self._clock()
+        return any(ip in net and until > now for net, (_, until) in self._bans.items())
+
+    def list_bans(self) -> list[dict]:
+        """Current bans, as Core's listbanned: address (CIDR), ban_created, banned_until."""
+        self.sweep()
+        return [{"address": str(net), "ban_created": created, "banned_until": until}
+                for net, (created, until) in sorted(
+                    self._bans.items(), key=lambda kv: (kv[0].version, kv[0]))]
+
+    # -- discouragement --------------------------------------------------------------------------
+    def discourage(self, host: str) -> None:
+        """A peer at ``host`` misbehaved: refuse it for 24 hours."""
+        ip = parse_host(host)
+        until = int(self._clock()) + DISCOURAGE_TIME
+        self._discouraged.pop(ip, None)  # re-inserted last: the map stays oldest first
+        self._discouraged[ip] = until
+        with self.db.batch() as b:
+            b.put(_DISCOURAGED_PREFIX + str(ip).encode(), _TIMES.pack(until - DISCOURAGE_TIME,
+                                                                     until))
+            while len(self._discouraged) > MAX_DISCOURAGED:
+                oldest = next(iter(self._discouraged))
+                del self._discouraged[oldest]
+                b.delete(_DISCOURAGED_PREFIX + str(oldest).encode())
+
+    def is_discouraged(self, host: str) -> bool:
+        until = self._discouraged.get(parse_host(host))
+        return until is not None and until > self._clock()
+
+    # -- upkeep ----------------------------------------------------------------------------------
+    def sweep(self) -> None:
+        """Forget expired bans and discouragements (Core: SweepBanned)."""
+        now = self._clock()
+        expired = [net for net, (_, until) in self._bans.items() if until <= now]
+        gone = [ip for ip, until in self._discouraged.items() if until <= now]
+        if not expired and not gone:
+            return
+        with self.db.batch() as b:
+            for net in expired:
+                del self._bans[net]
+                b.delete(_BAN_PREFIX + str(net).encode())
+            for ip in gone:
+                del self._discouraged[ip]
+                b.delete(_DISCOURAGED_PREFIX + str(ip).encode())
+
+    def close(self) -> None:
+        if self._owns_db:
+            self.db.close()

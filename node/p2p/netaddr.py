@@ -1,0 +1,163 @@
+"""Network addresses as the wire carries them, and the address facts the address manager needs.
+
+:class:`NetAddr` is one (services, host, port, time) entry of ``version``, ``addr`` and
+``addrv2``. Hosts are IPv4 or IPv6 text, canonical (an IPv4-mapped IPv6 address is kept as
+dotted IPv4), so that equal addresses compare equal whatever form they arrived in. On the wire
+every address is 16 bytes, IPv4 mapped into ``::ffff:0:0/96`` (Core: CService, ``V1`` format).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+from dataclasses import dataclass
+
+from node.consensus.errors import DecodeError
+from node.consensus.serialize import ByteReader, compact_size
+
+IPV4_IN_IPV6_PREFIX = bytes(10) + b"\xff\xff"
+
+# BIP155 network ids and the address length each requires.
+BIP155_IPV4 = 1
+BIP155_IPV6 = 2
+BIP155_TORV2 = 3
+BIP155_TORV3 = 4
+BIP155_I2P = 5
+BIP155_CJDNS = 6
+BIP155_ADDR_SIZES = {BIP155_IPV4: 4, BIP155_IPV6: 16, BIP155_TORV3: 32, BIP155_I2P: 32,
+                     BIP155_CJDNS: 16}
+MAX_ADDRV2_SIZE = 512  # Core: MAX_ADDRV2_SIZE (netaddress.h)
+
+_V1_ADDR = struct.Struct("<Q16s")  # services, ip; the port follows big-endian
+_PORT = struct.Struct(">H")
+_TIME = struct.Struct("<I")
+
+
+def host_to_ip16(host: str) -> bytes:
+    """IPv4 or IPv6 text -> the 16-byte wire form. ValueError if it is neither."""
+    try:
+        return IPV4_IN_IPV6_PREFIX + socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        pass
+    try:
+        return socket.inet_pton(socket.AF_INET6, host)
+    except OSError:
+        raise ValueError(f"not an IP address: {host!r}") from None
+
+
+def ip16_to_host(ip: bytes) -> str:
+    """The 16-byte wire form -> canonical text (dotted IPv4 for mapped addresses)."""
+    if ip[:12] == IPV4_IN_IPV6_PREFIX:
+        return f"{ip[12]}.{ip[13]}.{ip[14]}.{ip[15]}"
+    return socket.inet_ntop(socket.AF_INET6, ip)
+
+
+def canonical_host(host: str) -> str:
+    """``host`` in the one text form :class:`NetAddr` keeps (ValueError if not an IP)."""
+    return ip16_to_host(host_to_ip16(host))
+
+
+@dataclass(frozen=True, slots=True)
+class NetAddr:
+    services: int
+    host: str  # canonical IPv4 dotted or IPv6 text
+    port: int
+    time: int = 0  # unix seconds the address was last seen (Core: nTime); not in ``version``
+
+    def __post_init__(self) -> None:
+        canon = canonical_host(self.host)
+        if canon != self.host:
+            object.__setattr__(self, "host", canon)
+        if not 0 <= self.port <= 0xFFFF:
+            raise ValueError(f"port {self.port} out of range")
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def ip16(self) -> bytes:
+        return host_to_ip16(self.host)
+
+    @property
+    def is_ipv4(self) -> bool:
+        return ":" not in self.host
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if not self.is_ipv4 else f"{self.host}:{self.port}"
+
+    # -- wire forms --------------------------------------------------------------------------
+    def serialize_v1(self, with_time: bool = True) -> bytes:
+        """The ``addr`` entry (with time) or the ``version`` entry (without)."""
+        body = _V1_ADDR.pack(self.services, self.ip16) + _PORT.pack(self.port)
+        return _TIME.pack(self.time) + body if with_time else body
+
+    @classmethod
+    def parse_v1(cls, r: ByteReader, with_time: bool = True) -> NetAddr:
+        t = r.u32() if with_time else 0
+        services, ip = _V1_ADDR.unpack(r.read(_V1_ADDR.size))
+        (port,) = _PORT.unpack(r.read(2))
+        return cls(services, ip16_to_host(ip), port, t)
+
+    def serialize_v2(self) -> bytes:
+        """The BIP155 ``addrv2`` entry."""
+        ip = self.ip16
+        if ip[:12] == IPV4_IN_IPV6_PREFIX:
+            net, raw = BIP155_IPV4, ip[12:]
+        else:
+            net, raw = BIP155_IPV6, ip
+        return b"".join((_TIME.pack(self.time), compact_size(self.services),
+                         bytes((net, len(raw))), raw, _PORT.pack(self.port)))
+
+    @classmethod
+    def parse_v2(cls, r: ByteReader) -> NetAddr | None:
+        """One BIP155 entry; None for a network we cannot connect to (Tor, I2P, CJDNS, unknown
+        ids), which is read and skipped as BIP155 asks. A known network with the wrong address
+        length is malformed (Core throws)."""
+        t = r.u32()
+        services = r.compact_size(range_check=False)
+        net = r.u8()
+        size = r.compact_size()
+        if size > MAX_ADDRV2_SIZE:
+            raise DecodeError(f"addrv2 address of {size} bytes exceeds {MAX_ADDRV2_SIZE}")
+        want = BIP155_ADDR_SIZES.get(net)
+        if want is not None and size != want:
+            raise DecodeError(f"BIP155 network {net} address with length {size} "
+                              f"(should be {want})")
+        raw = r.read(size)
+        (port,) = _PORT.unpack(r.read(2))
+        if net == BIP155_IPV4:
+            return cls(services, ip16_to_host(IPV4_IN_IPV6_PREFIX + raw), port, t)
+        if net == BIP155_IPV6 and raw[:12] != IPV4_IN_IPV6_PREFIX:
+            # Core turns an IPv4-mapped address sent as IPv6 into an unusable one: skip it.
+            return cls(services, ip16_to_host(raw), port, t)
+        return None
+
+
+# -- facts about addresses (Core: CNetAddr::IsRoutable, IsLocal, GetGroup) -------------------------
+def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(host)
+
+
+def is_local(host: str) -> bool:
+    ip = ip_of(host)
+    return ip.is_loopback or ip.is_unspecified
+
+
+def is_routable(host: str) -> bool:
+    """Whether peers elsewhere could reach ``host``: not private, loopback, link-local,
+    reserved, documentation or unspecified (Core: IsRoutable, simplified to ipaddress's view)."""
+    return ip_of(host).is_global
+
+
+def group(host: str) -> str:
+    """The network group addresses are bucketed by, so that one operator's many addresses fill
+    few buckets (Core: GetGroup without an ASN map): /16 for IPv4, /32 for IPv6, and one group
+    for all unroutable addresses of a family."""
+    ip = ip_of(host)
+    if not ip.is_global:
+        return "local4" if ip.version == 4 else "local6"
+    if ip.version == 4:
+        return str(ipaddress.ip_network(f"{host}/16", strict=False))
+    return str(ipaddress.ip_network(f"{host}/32", strict=False))

@@ -1,0 +1,358 @@
+"""The address manager: tables, source limits, Core's IsTerrible/GetChance, getaddr, persistence."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from node.p2p import addrman as am
+from node.p2p.addrman import AddrMan
+from node.p2p.netaddr import NetAddr, group, is_local, is_routable
+from node.storage.db import Database
+from node.storage.errors import StorageError
+
+NOW = 1_700_000_000
+DAY = 86400
+
+
+class Clock:
+    def __init__(self, t: float = NOW) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def make(tmp_path, clock):
+    opened = []
+
+    def factory(**kw):
+        a = AddrMan(tmp_path / "peers", clock=clock, rng=random.Random(7), **kw)
+        opened.append(a)
+        return a
+
+    yield factory
+    for a in opened:
+        a.close()
+
+
+def addr(i: int, port: int = 8333, t: int = NOW - 3600, services: int = 9) -> NetAddr:
+    return NetAddr(services, f"11.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}", port, t)
+
+
+# -- adding ---------------------------------------------------------------------------------------
+def test_add_counts_only_new_addresses(make):
+    a = make()
+    assert a.add([addr(1), addr(2)], "50.0.0.1") == 2
+    assert a.add([addr(2), addr(3)], "50.0.0.1") == 1
+    assert len(a) == 3 and a.new_count == 3 and a.tried_count == 0
+    assert a.info("11.0.0.1", 8333).source == "50.0.0.1"
+
+
+def test_gossiped_times_are_sanitised_and_penalised(make):
+    a = make()
+    a.add([addr(1, t=NOW + 3600), addr(2, t=50), addr(3, t=NOW - 100)], "50.0.0.1",
+          penalty=7200)
+    # Over 10 minutes ahead or before 1973: replaced by 5 days ago (Core's ProcessMessage),
+    # then the 2 hour gossip penalty.
+    assert a.info("11.0.0.1", 8333).time == NOW - 5 * DAY - 7200
+    assert a.info("11.0.0.2", 8333).time == NOW - 5 * DAY - 7200
+    assert a.info("11.0.0.3", 8333).time == NOW - 100 - 7200
+
+
+def test_a_self_announcement_is_not_penalised(make):
+    a = make()
+    a.add([NetAddr(9, "50.0.0.1", 8333, NOW - 10)], "50.0.0.1", penalty=7200)
+    assert a.info("50.0.0.1", 8333).time == NOW - 10
+
+
+def test_known_addresses_get_newer_times_and_more_services(make):
+    a = make()
+    a.add([addr(1, t=NOW - 3 * 3600, services=1)], "50.0.0.1")
+    a.add([addr(1, t=NOW - 3 * 3600 + 60, services=8)], "60.0.0.1")  # within the interval
+    info = a.info("11.0.0.1", 8333)
+    assert (info.time, info.services, info.source) == (NOW - 3 * 3600, 9, "50.0.0.1")
+    a.add([addr(1, t=NOW - 60)], "60.0.0.1")
+    assert a.info("11.0.0.1", 8333).time == NOW - 60
+
+
+def test_unusable_addresses_are_refused(make):
+    a = make(routable_only=True)
+    assert a.add([NetAddr(1, "10.0.0.1", 8333, NOW), NetAddr(1, "127.0.0.1", 8333, NOW),
+                  NetAddr(1, "8.8.8.8", 0, NOW), addr(1)], "50.0.0.1") == 1
+
+
+def test_local_addresses_are_kept_when_allowed(make):
+    # The default: nodes of a test network all run on one host.
+    assert make().add([NetAddr(1, "127.0.0.1", 18444, NOW)], "127.0.0.1") == 1
+
+
+# -- one source cannot fill the table -------------------------------------------------------------
+def test_one_source_group_owns_at_most_a_sixteenth_of_new(make):
+    a = make()
+    flood = [addr(i) for i in range(am.NEW_PER_SOURCE_GROUP + 500)]
+    assert a.add(flood, "66.6.0.1") == am.NEW_PER_SOURCE_GROUP
+    # Another host of the same /16 is the same source group: still full.
+    assert a.add([addr(100_000)], "66.6.200.9") == 0
+    # An honest source elsewhere still gets its addresses in.
+    assert a.add([addr(100_001), addr(100_002)], "70.1.0.1") == 2
+
+
+def test_a_full_source_share_evicts_its_terrible_entries(make, monkeypatch):
+    monkeypatch.setattr(am, "NEW_PER_SOURCE_GROUP", 10)
+    a = make()
+    # 10 addresses not seen for over 30 days: all terrible (Core: ADDRMAN_HORIZON).
+    assert a.add([addr(i, t=NOW - 31 * DAY) for i in range(10)], "66.6.0.1") == 10
+    assert a.add([addr(50)], "66.6.0.1") == 1
+    assert len(a) == 10 and a.info("11.0.0.50", 8333) is not None
+
+
+def test_a_full_new_table_evicts_terrible_entries_first(make, monkeypatch):
+    monkeypatch.setattr(am, "NEW_CAPACITY", 40)
+    a = make()
+    for s in range(4):  # 4 source groups x 10: 20 fresh and 20 terrible
+        t = NOW - 31 * DAY if s % 2 else NOW - 60
+        a.add([addr(s * 100 + i, t=t) for i in range(10)], f"{60 + s}.0.0.1")
+    assert len(a) == 40
+    assert a.add([addr(900 + i) for i in range(20)], "99.0.0.1") == 20
+    assert len(a) == 40
+    terrible_left = [k for k in a._entries if a.info(*k).is_terrible(NOW)]
+    assert terrible_left == []
+    # Now every entry is good: a newcomer is dropped rather than evicting one (Core keeps
+    # the existing entry of a colliding slot unless it is terrible).
+    assert a.add([addr(999)], "98.0.0.1") == 0
+    assert a.info("11.0.3.231", 8333) is None
+
+
+# -- attempts, successes, the tried table ----------------------------------------------------------
+def test_good_moves_an_address_to_tried_and_clears_failures(make, clock):
+    a = make()
+    a.add([addr(1)], "50.0.0.1")
+    a.attempt("11.0.0.1", 8333)
+    a.attempt("11.0.0.1", 8333)
+    assert a.info("11.0.0.1", 8333).attempts == 2
+    clock.t += 5
+    a.good("11.0.0.1", 8333)
+    info = a.info("11.0.0.1", 8333)
+    assert info.in_tried and info.attempts == 0 and info.last_success == NOW + 5
+    assert (a.new_count, a.tried_count) == (0, 1)
+
+
+def test_good_adds_an_unknown_peer_as_its_own_source(make):
+    a = make()
+    a.good("::ffff:127.0.0.1", 18444, services=9)
+    info = a.info("127.0.0.1", 18444)
+    assert info.in_tried and info.source == "127.0.0.1" and info.services == 9
+
+
+def test_attempts_on_unknown_addresses_are_ignored(make):
+    a = make()
+    a.attempt("11.0.0.1", 8333)
+    assert len(a) == 0
+
+
+def test_a_full_tried_table_sends_the_stalest_entry_back_to_new(make, clock, monkeypatch):
+    monkeypatch.setattr(am, "TRIED_CAPACITY", 5)
+    a = make()
+    a.add([addr(i) for i in range(6)], "50.0.0.1")
+    for i in range(5):
+        clock.t += 10
+        a.good(f"11.0.0.{i}", 8333)
+    clock.t += 10
+    a.good("11.0.0.5", 8333)
+    assert a.tried_count == 5 and a.new_count == 1
+    demoted = a.info("11.0.0.0", 8333)  # the one that worked longest ago
+    assert not demoted.in_tried and demoted.last_success == NOW + 10
+
+
+# -- Core's IsTerrible ------------------------------------------------------------------------------
+def info_with(**kw) -> am.AddrInfo:
+    base = dict(host="11.0.0.1", port=8333, services=1, time=NOW - 3600, source="s")
+    base.update(kw)
+    return am.AddrInfo(**base)
+
+
+@pytest.mark.parametrize("kw, terrible", [
+    ({}, False),
+    ({"time": NOW + 601}, True),  # from the future
+    ({"time": NOW - 31 * DAY}, True),  # not seen for 30 days
+    ({"time": NOW - 31 * DAY, "last_try": NOW - 30}, False),  # tried in the last minute
+    ({"attempts": 3}, True),  # 3 failures, never a success
+    ({"attempts": 3, "last_success": NOW - DAY}, False),
+    ({"attempts": 10, "last_success": NOW - 8 * DAY}, True),  # 10 failures in a week
+    ({"attempts": 9, "last_success": NOW - 8 * DAY}, False),
+])
+def test_is_terrible_follows_core(kw, terrible):
+    assert info_with(**kw).is_terrible(NOW) is terrible
+
+
+def test_chance_falls_with_failures_and_recent_tries():
+    assert info_with().chance(NOW) == 1.0
+    assert info_with(last_try=NOW - 60).chance(NOW) == pytest.approx(0.01)
+    assert info_with(attempts=2).chance(NOW) == pytest.approx(0.66 ** 2)
+    assert info_with(attempts=20).chance(NOW) == pytest.approx(0.66 ** 8)
+
+
+# -- selection -------------------------------------------------------------------------------------
+def test_select_on_an_empty_table_is_none(make):
+    assert make().select() is None
+
+
+def test_select_honours_exclusions_and_new_only(make):
+    a = make()
+    a.add([addr(1), addr(2)], "50.0.0.1")
+    a.good("11.0.0.2", 8333)
+    assert a.select(exclude=[("11.0.0.1", 8333), ("11.0.0.2", 8333)]) is None
+    for _ in range(20):
+        assert a.select(exclude=[("::ffff:11.0.0.1", 8333)]).host == "11.0.0.2"
+        assert a.select(new_only=True).host == "11.0.0.1"
+    assert a.select(exclude=[("11.0.0.1", 8333)], new_only=True) is None
+
+
+def test_select_prefers_addresses_that_have_not_failed(make, clock):
+    a = make()
+    a.add([addr(1), addr(2)], "50.0.0.1")
+    for _ in range(6):
+        a.attempt("11.0.0.2", 8333)
+    clock.t += 3600  # the tries are no longer recent; only the failure count matters
+    picks = Counter(a.select().host for _ in range(2000))
+    assert picks["11.0.0.1"] > 5 * picks["11.0.0.2"] > 0
+
+
+def test_select_picks_from_both_tables(make, clock):
+    a = make()
+    a.add([addr(i) for i in range(50)], "50.0.0.1")
+    a.good("11.0.0.0", 8333)
+    clock.t += 3600  # past the "tried in the last 10 minutes" damping
+    picks = Counter(a.select().host == "11.0.0.0" for _ in range(400))
+    assert 120 < picks[True] < 280  # the one tried entry: about half of all picks
+
+
+# -- getaddr ---------------------------------------------------------------------------------------
+def test_get_addr_returns_at_most_23_percent_and_at_most_max_count(make):
+    a = make()
+    a.add([addr(i) for i in range(1000)], "50.0.0.1")
+    a.add([addr(5000 + i) for i in range(1000)], "51.0.0.1")
+    got = a.get_addr()
+    assert len(got) == 2000 * 23 // 100 == 460
+    assert len(set(got)) == len(got)
+    assert len(a.get_addr(max_count=100)) == 100
+    assert len(a.get_addr(max_pct=100)) == 1000
+
+
+def test_get_addr_leaves_terrible_entries_out(make):
+    a = make()
+    a.add([addr(i) for i in range(10)], "50.0.0.1")
+    a.add([addr(100 + i, t=NOW - 40 * DAY) for i in range(90)], "51.0.0.1")
+    got = a.get_addr(max_pct=100)
+    assert sorted(x.host for x in got) == sorted(f"11.0.0.{i}" for i in range(10))
+    assert all(x.time == NOW - 3600 and x.services == 9 for x in got)
+
+
+# -- persistence -----------------------------------------------------------------------------------
+def snapshot(a: AddrMan) -> dict:
+    return {k: [getattr(a.info(*k), f) for f in am.AddrInfo.__slots__] for k in a._entries}
+
+
+def test_everything_survives_a_reopen(tmp_path, clock):
+    a = AddrMan(tmp_path / "peers", clock=clock)
+    a.add([addr(i) for i in range(100)], "50.0.0.1", penalty=7200)
+    a.add([NetAddr(1, "2001:db8::7", 18444, NOW - 10)], "60.0.0.2")
+    a.attempt("11.0.0.5", 8333)
+    a.good("11.0.0.6", 8333)
+    a.remove("11.0.0.7", 8333)
+    before = snapshot(a)
+    counts = (len(a), a.new_count, a.tried_count)
+    a.close()
+    b = AddrMan(tmp_path / "peers", clock=clock)
+    try:
+        assert snapshot(b) == before
+        assert (len(b), b.new_count, b.tried_count) == counts == (100, 99, 1)
+        assert b.info("11.0.0.5", 8333).attempts == 1
+        assert b.info("2001:db8::7", 18444).source == "60.0.0.2"
+    finally:
+        b.close()
+
+
+def test_addrman_can_share_an_open_database(tmp_path, clock):
+    db = Database(tmp_path / "peers")
+    a = AddrMan(db, clock=clock)
+    a.add([addr(1)], "50.0.0.1")
+    a.close()  # does not close a database it was given
+    assert AddrMan(db, clock=clock).info("11.0.0.1", 8333) is not None
+    db.close()
+
+
+def test_a_corrupted_record_names_the_database(tmp_path):
+    db = Database(tmp_path / "peers")
+    db.put(b"a" + bytes(18), b"\x07garbage")
+    db.close()
+    with pytest.raises(StorageError, match="corrupted"):
+        AddrMan(tmp_path / "peers")
+
+
+# -- address facts ---------------------------------------------------------------------------------
+def test_groups_routability_and_locality():
+    assert group("11.22.33.44") == group("11.22.99.1") == "11.22.0.0/16"
+    assert group("11.23.33.44") != group("11.22.33.44")
+    assert group("2001:4860:1234::1") == "2001:4860::/32"
+    assert group("10.0.0.1") == group("192.168.1.1") == "local4"
+    assert is_routable("8.8.8.8") and not is_routable("10.1.2.3")
+    assert not is_routable("127.0.0.1") and not is_routable("::1")
+    assert is_local("127.0.0.1") and is_local("::1") and not is_local("8.8.8.8")
+
+
+# -- invariants under any sequence of operations ---------------------------------------------------
+ops = st.lists(st.tuples(st.sampled_from(["add", "attempt", "good", "remove", "tick", "select"]),
+                         st.integers(0, 40), st.integers(0, 5)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops)
+def test_tables_stay_consistent_bounded_and_persisted(tmp_path_factory, steps):
+    path = tmp_path_factory.mktemp("addrman") / "peers"
+    clock = Clock()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(am, "NEW_CAPACITY", 12)
+        mp.setattr(am, "NEW_PER_SOURCE_GROUP", 5)
+        mp.setattr(am, "TRIED_CAPACITY", 4)
+        a = AddrMan(path, clock=clock, rng=random.Random(1))
+        try:
+            for op, i, s in steps:
+                host = f"11.0.0.{i}"
+                if op == "add":
+                    a.add([addr(i, t=NOW - 40 * DAY if s == 0 else NOW - 60)], f"{50 + s}.0.0.1")
+                elif op == "attempt":
+                    a.attempt(host, 8333)
+                elif op == "good":
+                    a.good(host, 8333)
+                elif op == "remove":
+                    a.remove(host, 8333)
+                elif op == "tick":
+                    clock.t += s * 3 * DAY
+                else:
+                    picked = a.select()
+                    assert (picked is None) == (len(a) == 0)
+                assert a.new_count + a.tried_count == len(a)
+                assert a.new_count <= 12 and a.tried_count <= 4
+                per_source = Counter(a.info(*k).source_group for k in a._entries
+                                     if not a.info(*k).in_tried)
+                assert all(n <= 5 for n in per_source.values())
+            state = snapshot(a)
+        finally:
+            a.close()
+        b = AddrMan(path, clock=clock)
+        try:
+            assert snapshot(b) == state
+        finally:
+            b.close()

@@ -1,0 +1,236 @@
+"""A peer that breaks the protocol is dropped (and discouraged where Core would); the node keeps
+serving its well-behaved peers, loses no state and never falls over."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+
+import pytest
+
+from node.chain.index import BlockIndex
+from node.consensus.params import REGTEST
+from node.consensus.pow import check_proof_of_work
+from node.consensus.primitives import BlockHeader
+from node.p2p.messages import (
+    MAX_INV_SZ,
+    MSG_TX,
+    BlockMsg,
+    GetHeaders,
+    Headers,
+    Inv,
+    InvItem,
+    Ping,
+    Verack,
+    WtxidRelay,
+)
+from node.p2p.peer import PeerTimeouts
+from node.p2p.sync import SyncTimeouts
+from node.p2p.wire import frame
+
+from ..chain.builder import BlockMaker
+from .framework import (
+    WALLET,
+    Network,
+    build_chain,
+    start_service,
+    stop_services,
+    until,
+    wait_until,
+)
+from .wire_client import WireClient
+
+MAGIC = REGTEST.magic
+
+
+def _index(block, height: int) -> BlockIndex:
+    return BlockIndex(block.header, height, None)
+
+
+def _bad_pow_header(prev: BlockIndex) -> BlockHeader:
+    for nonce in range(1000):
+        h = BlockHeader(0x20000000, prev.hash, bytes(32), prev.time + 1, prev.bits, nonce)
+        if not check_proof_of_work(h.hash, h.bits, REGTEST):
+            return h
+    raise AssertionError("every nonce met the target")
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A node with a 20-block chain and a well-behaved peer node connected to it."""
+    net = Network(tmp_path)
+    try:
+        node = net.node("node")
+        blocks = build_chain(node.datadir, 20)
+        node.start()
+        good = net.node("good").start("--connect", node.p2p_address)
+        wait_until(lambda: good.height() == 20, 60, "the good peer synced")
+        yield net, node, good, blocks
+    finally:
+        net.stop_all()
+
+
+def test_garbage_gets_peers_dropped_while_the_good_peer_is_served(served):
+    net, node, good, blocks = served
+    tip = _index(blocks[-1], 20)
+    maker = BlockMaker(REGTEST, WALLET)
+    maker.extra = 10_000
+    fork_parent = _index(blocks[4], 5)
+
+    async def session(script, handshake: bool = True) -> bool:
+        client = await WireClient().connect("127.0.0.1", node.p2p_port)
+        try:
+            if handshake:
+                await client.handshake(start_height=0)
+            await script(client)
+            return await client.wait_closed(10)
+        finally:
+            await client.close()
+
+    async def bad_magic(c):
+        c.send_raw(frame(b"\xf9\xbe\xb4\xd9", "ping", struct.pack("<Q", 1)))
+
+    async def oversized(c):
+        c.send_raw(MAGIC + b"block".ljust(12, b"\0") + struct.pack("<I", 4_000_001) + bytes(4))
+
+    async def malformed_inv(c):
+        c.send_raw(frame(MAGIC, "inv", b"\x03" + struct.pack("<I", MSG_TX) + bytes(32)))
+
+    async def too_many_inv(c):
+        c.send(Inv(tuple(InvItem(MSG_TX, i.to_bytes(32, "little"))
+                         for i in range(MAX_INV_SZ + 1))))
+
+    async def invalid_header(c):
+        c.send(Headers((_bad_pow_header(tip),)))
+
+    async def non_continuous_headers(c):
+        a = maker.block(tip)
+        b = maker.block(_index(a, 21))
+        c.send(Headers((b.header, a.header)))
+
+    async def invalid_block(c):
+        bad = maker.block(tip, reward=REGTEST.block_subsidy(21) * 2)  # bad-cb-amount
+        c.send(BlockMsg(bad))
+
+    async def unrequested_flood(c):
+        prev = fork_parent
+        for _ in range(12):  # valid side-chain blocks nobody asked for, no new tip
+            block = maker.block(prev, time=prev.time + 1)
+            c.send(BlockMsg(block))
+
+    async def wtxidrelay_after_verack(c):
+        c.send(WtxidRelay())
+
+    async def verack_before_version(c):
+        c.send(Verack())
+
+    async def truncated(c):
+        c.send_raw(frame(MAGIC, "ping", struct.pack("<Q", 7))[:27])
+        c.writer.close()  # type: ignore[union-attr]
+
+    async def run_all() -> None:
+        for script in (bad_magic, oversized, malformed_inv, too_many_inv, invalid_header,
+                       non_continuous_headers, invalid_block, unrequested_flood,
+                       wtxidrelay_after_verack):
+            assert await session(script), f"{script.__name__}: not disconnected"
+        assert await session(verack_before_version, handshake=False)
+        await session(truncated)
+
+        # A wrong checksum costs the message, not the connection (Core): a ping still works.
+        client = await WireClient().connect("127.0.0.1", node.p2p_port)
+        try:
+            await client.handshake()
+            bad = bytearray(frame(MAGIC, "ping", struct.pack("<Q", 5)))
+            bad[20] ^= 0xFF
+            client.send_raw(bytes(bad))
+            client.send(Ping(6))
+            pong = await client.expect("pong", 10)
+            assert pong.nonce == 6  # type: ignore[attr-defined]
+        finally:
+            await client.close()
+
+    asyncio.run(run_all())
+    log = "\n".join(node.lines)
+    for reason in ("wrong network magic", "exceeds the limit", "malformed inv",
+                   "invalid header: high-hash", "non-continuous headers",
+                   "bad-cb-amount", "unrequested blocks"):
+        assert reason in log, reason
+    assert log.count("discouraged for 24 h") >= 7
+    # Nothing was lost and the good peer is still served: a new block reaches it.
+    assert node.height() == 20
+    assert any(p["address"] == good.p2p_address or p["inbound"] for p in node.peers())
+    (new,) = node.generate(1)
+    wait_until(lambda: good.tip() == new, 30, "the good peer getting the new block")
+    assert node.proc is not None and node.proc.poll() is None
+
+
+def test_silent_peers_time_out_in_the_handshake_and_after_it(tmp_path):
+    async def main() -> None:
+        service = await start_service(tmp_path / "n", peer_timeouts=PeerTimeouts(
+            handshake=0.5, ping_interval=0.2, inactivity=1.0))
+        host, port = service.listen_address  # type: ignore[misc]
+        try:
+            silent = await WireClient().connect(host, port)
+            started = time.monotonic()
+            assert await silent.wait_closed(5)
+            assert 0.4 < time.monotonic() - started < 3
+            await silent.close()
+
+            # After the handshake: pings go unanswered and nothing is sent.
+            mute = await WireClient().connect(host, port)
+            await mute.handshake()
+            started = time.monotonic()
+            assert mute.reader is not None
+            while await asyncio.wait_for(mute.reader.read(1 << 16), 5):
+                pass  # read (so the node's buffer drains) but never answer
+            assert 0.8 < time.monotonic() - started < 4
+            await mute.close()
+            assert not service.peers
+        finally:
+            await stop_services(service)
+
+    asyncio.run(main())
+
+
+def test_a_staller_is_dropped_and_its_blocks_fetched_from_another_peer(tmp_path):
+    blocks = build_chain(tmp_path / "source", 40)
+
+    async def main() -> None:
+        source = await start_service(tmp_path / "source")
+        node = await start_service(tmp_path / "n", sync_timeouts=SyncTimeouts(stall=0.5))
+        try:
+            host, port = node.listen_address  # type: ignore[misc]
+            staller = await WireClient().connect(host, port)
+            await staller.handshake(start_height=40)
+            # The node asks the first peer for headers; it gets them, then asks for blocks,
+            # which never come.
+            await staller.expect("getheaders")
+            staller.send(Headers(tuple(b.header for b in blocks)))
+            await staller.expect("getdata")
+            await node.connect(*source.listen_address)  # type: ignore[misc]
+            chain = node.node.chain
+            await until(lambda: chain.height == 40, 20, "the node synced from the good peer")
+            assert await staller.wait_closed(5)
+            await staller.close()
+        finally:
+            await stop_services(node, source)
+
+    asyncio.run(main())
+
+
+def test_getheaders_beyond_the_locator_limit_is_malformed(tmp_path):
+    async def main() -> None:
+        service = await start_service(tmp_path / "n")
+        host, port = service.listen_address  # type: ignore[misc]
+        try:
+            client = await WireClient().connect(host, port)
+            await client.handshake()
+            client.send(GetHeaders(70016, tuple(bytes([i]) * 32 for i in range(102))))
+            assert await client.wait_closed(5)
+            await client.close()
+        finally:
+            await stop_services(service)
+
+    asyncio.run(main())
+
