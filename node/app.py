@@ -188,7 +188,8 @@ class Node:
             "best_block": chain.tip.hash[::-1].hex() if chain else None,
             "peers": sum(1 for p in self.p2p.peers.values() if p.established) if self.p2p else 0,
             "peer_list": self.p2p.peer_list() if self.p2p else [],
-            "mempool": {"count": len(pool), "vsize": pool.total_vsize} if pool else None,
+            "mempool": ({"count": len(pool), "vsize": pool.total_vsize}
+                        if pool is not None else None),  # an empty pool is falsy
             "mining": {"enabled": self.miner is not None and self.miner.running,
                        "blocks_found": self.miner.blocks_found if self.miner else 0,
                        "interval": self.miner.interval if self.miner else None},

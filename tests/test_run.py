@@ -99,6 +99,7 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
         with urllib.request.urlopen(f"{base}/node/info", timeout=10) as r:
             info = json.loads(r.read())
         assert info["network"] == "regtest" and info["mining"]["enabled"]
+        assert info["mempool"] == {"count": 0, "vsize": 0}  # empty, not missing
         token = (datadir / ".cookie").read_text().strip()
         req = urllib.request.Request(f"{base}/node/stop", method="POST",
                                      headers={"Authorization": f"Bearer {token}"})
