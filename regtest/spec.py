@@ -125,11 +125,7 @@ def load_toml(path: Path) -> NetworkSpec:
         raise SpecError(f"{path}: {e}") from None
     _no_unknown(data, _TOP_KEYS, str(path))
     nodes = []
-    for i, raw in enumerate(data.get("node", [])):
-        where = f"{path}: node {i + 1}"
-        if not isinstance(raw, dict):
-            raise SpecError(f"{where}: must be a table ([[node]])")
-        _no_unknown(raw, _NODE_KEYS, where)
+    for where, raw in _tables(data, "node", _NODE_KEYS, path):
         if "name" not in raw:
             raise SpecError(f"{where}: needs a name")
         mine, interval = raw.get("mine", False), raw.get("interval", DEFAULT_INTERVAL)
@@ -139,11 +135,7 @@ def load_toml(path: Path) -> NetworkSpec:
             raise SpecError(f"{where}: interval must be a number of seconds")
         nodes.append(NodeSpec(str(raw["name"]), mine, float(interval)))
     links = []
-    for i, raw in enumerate(data.get("link", [])):
-        where = f"{path}: link {i + 1}"
-        if not isinstance(raw, dict):
-            raise SpecError(f"{where}: must be a table ([[link]])")
-        _no_unknown(raw, _LINK_KEYS, where)
+    for where, raw in _tables(data, "link", _LINK_KEYS, path):
         if "from" not in raw or "to" not in raw:
             raise SpecError(f"{where}: needs from and to")
         links.append((str(raw["from"]), str(raw["to"])))
@@ -154,6 +146,19 @@ def load_toml(path: Path) -> NetworkSpec:
     spec = NetworkSpec(str(data.get("network", "regtest")), nodes, links)
     spec.validate()
     return spec
+
+
+def _tables(data: dict, key: str, allowed: set[str], path: Path):
+    """(where, table) for each ``[[key]]`` entry, each checked to be a table of known keys."""
+    entries = data.get(key, [])
+    if not isinstance(entries, list):
+        raise SpecError(f"{path}: {key} must be a list of tables ([[{key}]])")
+    for i, raw in enumerate(entries):
+        where = f"{path}: {key} {i + 1}"
+        if not isinstance(raw, dict):
+            raise SpecError(f"{where}: must be a table ([[{key}]])")
+        _no_unknown(raw, allowed, where)
+        yield where, raw
 
 
 def _no_unknown(table: dict, allowed: set[str], where: str) -> None:
