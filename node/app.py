@@ -87,6 +87,16 @@ def miner_script(config: NodeConfig) -> tuple[bytes, str]:
     return script, script_to_address(script, params) or "?"
 
 
+def _is_new_tip(chain: ChainState, block: Block) -> bool:
+    """Whether ``block`` would extend the tip and no known header is beyond it: a new block
+    at the head of the chain, not one of a catching-up sync (Core: !IsInitialBlockDownload).
+    Only then does checking its scripts ahead pay: during a sync, most coins a block spends
+    come from blocks not connected yet, and the extra pass over its inputs slowed a
+    2,000-block sync from 0.9 to 0.6 of a file import (bench p2p)."""
+    prev = chain.index.get(block.header.prev_hash)
+    return prev is chain.tip and chain.header_height <= prev.height + 1
+
+
 class Node:
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
@@ -163,15 +173,16 @@ class Node:
         ProcessNewBlock: the block's index, None for an orphan, or ValidationError."""
         chain = self.chain
         assert chain is not None
-        if self._preverifier is None:
-            self._preverifier = ThreadPoolExecutor(1, thread_name_prefix="preverify")
-        # The scripts (the costly part) are verified on a worker thread while the loop keeps
-        # serving; the connection itself, on the loop, then skips what passed.
-        flags, passed = await asyncio.get_running_loop().run_in_executor(
-            self._preverifier, preverify_scripts, chain, block)
-        cache = chain.script_checker.cache
-        for wtxid in passed:
-            cache.add(wtxid, flags)
+        if _is_new_tip(chain, block):
+            # The scripts (the costly part) are verified on a worker thread while the loop
+            # keeps serving; the connection itself, on the loop, then skips what passed.
+            if self._preverifier is None:
+                self._preverifier = ThreadPoolExecutor(1, thread_name_prefix="preverify")
+            flags, passed = await asyncio.get_running_loop().run_in_executor(
+                self._preverifier, preverify_scripts, chain, block)
+            cache = chain.script_checker.cache
+            for wtxid in passed:
+                cache.add(wtxid, flags)
         return chain.process_block(block, raw)
 
     async def submit_tx(self, tx: Tx) -> MempoolEntry:

@@ -104,6 +104,9 @@ class ChainState:
         try:
             self.coins = CoinsCache(self._coins_db)
             self.index: dict[bytes, BlockIndex] = {}
+            # The greatest height of any header known (valid or not), kept as headers arrive:
+            # best_header() walks the whole index, too slow to ask per block.
+            self.header_height = 0
             self.active: list[BlockIndex] = []
             self._candidates: set[BlockIndex] = set()
             self._unlinked: dict[bytes, list[BlockIndex]] = {}  # prev hash -> children with data
@@ -226,6 +229,7 @@ class ChainState:
                                       self.params, int(self.clock()))
         index = BlockIndex(header, height, prev, sequence=self._next_sequence())
         self.index[index.hash] = index
+        self.header_height = max(self.header_height, height)
         with self.blocks.batch() as batch:
             self.blocks.put_index_records({index.hash: index.record()}, batch)
         return index
@@ -490,6 +494,7 @@ class ChainState:
                                    "run `minicash-node reindex-chainstate`")
             idx = BlockIndex(header, height, prev, status, tx_count, self._next_sequence())
             self.index[idx.hash] = idx
+            self.header_height = max(self.header_height, height)
         genesis = self.index.get(self.params.genesis.hash)
         if genesis is None:
             raise RuntimeError(f"this datadir holds another network's chain, not "

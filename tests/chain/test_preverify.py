@@ -95,3 +95,29 @@ def test_an_orphan_is_not_preverified(funded):
     block = maker.block(chain.tip, [_fan(maker, coinbase, 2)], fees=10_000)
     header = replace(block.header, prev_hash=b"\x22" * 32)
     assert preverify_scripts(chain, replace(block, header=header)) == (0, [])
+
+
+def test_only_a_new_tip_is_checked_ahead_not_a_block_of_a_sync(funded):
+    from node.app import _is_new_tip  # the node's rule for when preverify pays
+
+    chain, maker, _ = funded
+    b1 = maker.block(chain.tip)
+    assert _is_new_tip(chain, b1)
+    # Headers of two more blocks arrive first (headers-first sync): b1 is now one block of a
+    # catching-up chain, and the heights known run ahead of it.
+    (h1,) = chain.process_headers([b1.header])
+    b2 = maker.block(h1)
+    chain.process_headers([b2.header])
+    assert chain.header_height == chain.height + 2
+    assert not _is_new_tip(chain, b1)
+    assert not _is_new_tip(chain, b2)  # its parent is not the tip
+
+
+def test_header_height_survives_a_restart(tmp_path):
+    maker = BlockMaker()
+    with ChainState(REGTEST, tmp_path / "n") as chain:
+        b1 = maker.block(chain.tip)
+        chain.process_headers([b1.header])
+        assert chain.header_height == 1 and chain.height == 0
+    with ChainState(REGTEST, tmp_path / "n") as chain:
+        assert chain.header_height == 1
