@@ -23,7 +23,7 @@ from node.api.app import create_app
 from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
-from node.chain.preverify import preverify_scripts
+from node.chain.preverify import is_new_tip, preverify_scripts
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError
@@ -85,16 +85,6 @@ def miner_script(config: NodeConfig) -> tuple[bytes, str]:
             f.write(encode_wif(secret, True, params) + "\n")
     script = p2wpkh_script(hash160(crypto.pubkey_from_secret(secret)))
     return script, script_to_address(script, params) or "?"
-
-
-def _is_new_tip(chain: ChainState, block: Block) -> bool:
-    """Whether ``block`` would extend the tip and no known header is beyond it: a new block
-    at the head of the chain, not one of a catching-up sync (Core: !IsInitialBlockDownload).
-    Only then does checking its scripts ahead pay: during a sync, most coins a block spends
-    come from blocks not connected yet, and the extra pass over its inputs slowed a
-    2,000-block sync from 0.9 to 0.6 of a file import (bench p2p)."""
-    prev = chain.index.get(block.header.prev_hash)
-    return prev is chain.tip and chain.header_height <= prev.height + 1
 
 
 class Node:
@@ -173,7 +163,7 @@ class Node:
         ProcessNewBlock: the block's index, None for an orphan, or ValidationError."""
         chain = self.chain
         assert chain is not None
-        if _is_new_tip(chain, block):
+        if is_new_tip(chain, block):
             # The scripts (the costly part) are verified on a worker thread while the loop
             # keeps serving; the connection itself, on the loop, then skips what passed.
             if self._preverifier is None:

@@ -70,12 +70,12 @@ def start_node(state: NetState, node: NodeState, peers: list[str]) -> None:
         cmd += ["--addnode", peer]
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                start_new_session=True, cwd=_source_root(),
+                                start_new_session=True, cwd=source_root(),
                                 env=_node_env())
     node.pid = proc.pid
 
 
-def _source_root() -> str:
+def source_root() -> str:
     # The directory holding the ``node`` package, so ``-m node`` finds this very checkout.
     return str(Path(__file__).resolve().parent.parent)
 

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from .procs import _source_root
+from .procs import source_root
 from .state import NetState, NodeState
 
 WALLET_TIMEOUT = 300.0
@@ -32,7 +32,7 @@ def run_wallet(state: NetState, node: NodeState, *args: str, as_json: bool = Tru
         cmd += ["--node", (via or node).api_url]
     if as_json:
         cmd.append("--json")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=_source_root(),
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=source_root(),
                           timeout=WALLET_TIMEOUT)
     if proc.returncode != 0:
         line = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()[-1]

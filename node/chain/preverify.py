@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from .chainstate import ChainState
 
 
+def is_new_tip(chain: ChainState, block: Block) -> bool:
+    """Whether ``block`` would extend the tip and no known header is beyond it: a new block
+    at the head of the chain, not one of a catching-up sync (Core: !IsInitialBlockDownload).
+    Only then does checking its scripts ahead pay: during a sync, most coins a block spends
+    come from blocks not connected yet, and the extra pass over its inputs slowed a
+    2,000-block sync from 0.9 to 0.6 of a file import (bench p2p)."""
+    prev = chain.index.get(block.header.prev_hash)
+    return prev is chain.tip and chain.header_height <= prev.height + 1
+
+
 def preverify_scripts(chain: ChainState, block: Block) -> tuple[int, list[bytes]]:
     """Verify the scripts of ``block``'s transactions whose coins are known now, on the
     chain's script-check pool; returns (flags used, wtxids that passed). Reads the chain

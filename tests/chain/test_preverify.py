@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from node.chain.chainstate import ChainState
-from node.chain.preverify import preverify_scripts
+from node.chain.preverify import is_new_tip, preverify_scripts
 from node.consensus.errors import ValidationError
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
@@ -98,19 +98,17 @@ def test_an_orphan_is_not_preverified(funded):
 
 
 def test_only_a_new_tip_is_checked_ahead_not_a_block_of_a_sync(funded):
-    from node.app import _is_new_tip  # the node's rule for when preverify pays
-
     chain, maker, _ = funded
     b1 = maker.block(chain.tip)
-    assert _is_new_tip(chain, b1)
+    assert is_new_tip(chain, b1)
     # Headers of two more blocks arrive first (headers-first sync): b1 is now one block of a
     # catching-up chain, and the heights known run ahead of it.
     (h1,) = chain.process_headers([b1.header])
     b2 = maker.block(h1)
     chain.process_headers([b2.header])
     assert chain.header_height == chain.height + 2
-    assert not _is_new_tip(chain, b1)
-    assert not _is_new_tip(chain, b2)  # its parent is not the tip
+    assert not is_new_tip(chain, b1)
+    assert not is_new_tip(chain, b2)  # its parent is not the tip
 
 
 def test_header_height_survives_a_restart(tmp_path):

@@ -17,7 +17,6 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, TxOut
 
 from ..chain.builder import Wallet
+from ..p2p.framework import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 90.0
@@ -122,17 +122,14 @@ def _post_tx(host: str, raw_hex: str) -> str:
         return r.read().decode()
 
 
-def _poll(predicate, what: str, deadline: float = DEADLINE):
-    end = time.monotonic() + deadline
-    while True:
+def _poll(predicate, what: str):
+    """wait_until, counting a node that does not answer yet as "not yet"."""
+    def answered():
         try:
-            value = predicate()
+            return predicate()
         except ClientError:
-            value = None
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.2)
+            return None
+    return wait_until(answered, DEADLINE, what, interval=0.2)
 
 
 def test_nodes_on_separate_hosts_sync_relay_and_heal_a_cut_link(hosts, tmp_path):

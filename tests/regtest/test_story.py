@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ import pytest
 from node.client import NodeClient
 from regtest import wallets
 from regtest.state import NetState
+
+from ..p2p.framework import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 120.0
@@ -50,14 +51,8 @@ class Net:
         return {self.api(n.name).info()["best_block"] for n in self.state.nodes}
 
 
-def poll(predicate, what: str, deadline: float = DEADLINE):
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.2)
+def poll(predicate, what: str):
+    return wait_until(predicate, DEADLINE, what, interval=0.2)
 
 
 @pytest.fixture
