@@ -76,8 +76,7 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
                                  f" `python -m regtest down` stops it")
             click.echo(f"restarting the network in {root} (its data is kept; `down --wipe` "
                        f"to start afresh)")
-            _start_all(state)
-            state.partition = []
+            _start_all(state)  # a partition outlives the restart: the bans are on disk
             state.save()
         else:
             spec = load_toml(spec_file) if spec_file else from_flags(

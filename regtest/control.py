@@ -100,11 +100,15 @@ def peer_hosts(state: NetState, node: NodeState) -> set[str]:
 
 
 def connected(state: NetState, timeout: float = SYNC_TIMEOUT) -> None:
-    """Wait until every link of the network is up (in either direction)."""
+    """Wait until every link of the network is up (in either direction), but those a
+    partition cuts."""
     by_name = {n.name: n for n in state.nodes}
+    group = {name: i for i, g in enumerate(state.partition) for name in g}
 
     def up() -> bool:
         for a, b in state.links:
+            if group.get(a) != group.get(b):
+                continue
             if by_name[b].ip not in peer_hosts(state, by_name[a]):
                 return False
         return True

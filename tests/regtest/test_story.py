@@ -121,3 +121,19 @@ def test_the_readme_story_on_a_three_node_network(net):
     history = wallets.history(state, state.node("node0"))
     assert next(h for h in history if h["txid"] == lost)["confirmations"] == 1
     assert json.loads(net("balances", "--json"))["node1"]["confirmed"] is not None
+
+
+def test_a_partition_outlives_a_restart_until_healed(tmp_path):
+    net = Net(tmp_path / "net", "127.0.5.2")
+    try:
+        net("up", "--nodes", "2", "--miners", "0", "--no-fund", "--first-ip", net.first_ip)
+        net("partition", "node0 | node1")
+        net("down")
+        net("up")  # the bans are on disk: the restarted nodes stay apart
+        assert "partitioned: node0 | node1" in net("status")
+        assert net.api("node0").info()["peers"] == 0
+        net("heal")
+        poll(lambda: net.api("node0").info()["peers"] >= 1, "the link back after the heal")
+        assert "partitioned" not in net("status")
+    finally:
+        net("down", check=False)
