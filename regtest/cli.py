@@ -62,9 +62,13 @@ def _fail(e: Exception) -> None:
 @click.option("--no-fund", is_flag=True, help="Skip funding the wallets (no initial blocks).")
 @click.option("--first-ip", default=procs.FIRST_IP, show_default=True,
               help="Loopback address of the first node; the others follow it.")
+@click.option("--free-ports", is_flag=True,
+              help="Any free ports, not the network's standard ones (which a node started "
+                   "later on all addresses, as `make run`'s P2P is, would collide with).")
 @_dir_option
 def up(nodes: int, topology: str, miners: int, network: str, interval: float,
-       spec_file: Path | None, no_fund: bool, first_ip: str, root: Path | None) -> None:
+       spec_file: Path | None, no_fund: bool, first_ip: str, free_ports: bool,
+       root: Path | None) -> None:
     """Start the network (or restart a stopped one, data kept) and print its nodes."""
     root = root or default_dir()
     try:
@@ -81,7 +85,7 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
         else:
             spec = load_toml(spec_file) if spec_file else from_flags(
                 nodes, topology, miners, network, interval)
-            state = _create(root, spec, first_ip)
+            state = _create(root, spec, first_ip, free_ports)
             _start_all(state)
             click.echo("creating a wallet per node...")
             for node in state.nodes:
@@ -98,15 +102,16 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
         _fail(e)
 
 
-def _create(root: Path, spec, first_ip: str) -> NetState:
+def _create(root: Path, spec, first_ip: str, free_ports: bool) -> NetState:
     from node.consensus.params import get_params
     params = get_params(spec.network)
     state = NetState(root, spec.network, links=list(spec.links))
     taken: set[tuple[str, int]] = set()
     for i, ns in enumerate(spec.nodes):
         ip = procs.node_ip(i, first_ip)
-        state.nodes.append(NodeState(ns.name, ip, procs.pick_port(ip, params.default_port, taken),
-                                     procs.pick_port(ip, params.rest_port, taken), ns.mine,
+        p2p, rest = (0, 0) if free_ports else (params.default_port, params.rest_port)
+        state.nodes.append(NodeState(ns.name, ip, procs.pick_port(ip, p2p, taken),
+                                     procs.pick_port(ip, rest, taken), ns.mine,
                                      ns.interval))
     state.save()
     return state
@@ -356,7 +361,8 @@ def demo(keep: bool, root: Path | None) -> None:
         if NetState.exists(root):
             ctx.invoke(down, wipe=True, root=root)
         ctx.invoke(up, nodes=3, topology="line", miners=0, network="regtest", interval=5.0,
-                   spec_file=None, no_fund=False, first_ip=procs.FIRST_IP, root=root)
+                   spec_file=None, no_fund=False, first_ip=procs.FIRST_IP, free_ports=False,
+                   root=root)
         state = NetState.load(root)
         payer, payee, miner = state.nodes[0], state.nodes[-1], state.nodes[1]
         before = wallets.balance(state, payee)["confirmed"]

@@ -42,7 +42,8 @@ def node_ip(index: int, first: str = FIRST_IP) -> str:
 
 
 def pick_port(ip: str, preferred: int, taken: set[tuple[str, int]]) -> int:
-    """``preferred`` (the network's standard port) if it is free on ``ip``, else a free one."""
+    """``preferred`` (the network's standard port) if it is free on ``ip``, else (or with
+    ``preferred`` 0) a free one."""
     for port in (preferred, 0):
         if port and (ip, port) in taken:
             continue

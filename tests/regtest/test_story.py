@@ -68,9 +68,10 @@ def _confirmed(state: NetState, owner: str, via: str) -> int:
 
 
 def test_the_readme_story_on_a_three_node_network(net):
-    out = net("up", "--nodes", "3", "--miners", "0", "--first-ip", net.first_ip)
+    out = net("up", "--nodes", "3", "--miners", "0", "--first-ip", net.first_ip, "--free-ports")
     assert "node2" in out
     state = net.state
+    assert all(n.p2p_port != 18444 and n.rest_port != 18443 for n in state.nodes)  # free ports
     one_tip = poll(lambda: len(net.tips()) == 1, "the nodes to share one tip")
     assert one_tip
     start = {n.name: _confirmed(state, n.name, n.name) for n in state.nodes}
@@ -126,7 +127,8 @@ def test_the_readme_story_on_a_three_node_network(net):
 def test_a_partition_outlives_a_restart_until_healed(tmp_path):
     net = Net(tmp_path / "net", "127.0.5.2")
     try:
-        net("up", "--nodes", "2", "--miners", "0", "--no-fund", "--first-ip", net.first_ip)
+        net("up", "--nodes", "2", "--miners", "0", "--no-fund", "--first-ip", net.first_ip,
+            "--free-ports")
         net("partition", "node0 | node1")
         net("down")
         net("up")  # the bans are on disk: the restarted nodes stay apart
