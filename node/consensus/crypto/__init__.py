@@ -25,6 +25,7 @@ __all__ = [
     "N",
     "CryptoBackend",
     "available_backends",
+    "clear_caches",
     "encode_der",
     "get_backend",
     "normalize_s",
@@ -101,6 +102,11 @@ def get_backend() -> CryptoBackend:
 def verify(pubkey: bytes, sig: bytes, msg32: bytes) -> bool:
     """CPubKey::Verify: DER ``sig`` (no sighash byte) over ``msg32``; never raises."""
     return (_backend or get_backend()).verify(pubkey, sig, msg32)
+
+
+def clear_caches() -> None:
+    """Forget the backend's parsed public keys: a later verify parses its key afresh."""
+    (_backend or get_backend()).clear_caches()
 
 
 def sign(secret: bytes, msg32: bytes, *, grind: bool = True) -> bytes:

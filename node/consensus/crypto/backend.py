@@ -40,6 +40,10 @@ class CryptoBackend(Protocol):
         """CPubKey::Verify: lax DER, high S normalised; False (never an exception) if invalid."""
         ...
 
+    def clear_caches(self) -> None:
+        """Forget parsed public keys (benchmarks measure cold verification with it)."""
+        ...
+
     def sign(self, secret: bytes, msg32: bytes, *, grind: bool = True) -> bytes:
         """CKey::Sign: RFC6979, low S, strict DER; with ``grind`` also low R (r < 2^255)."""
         ...

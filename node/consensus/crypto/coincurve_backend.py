@@ -48,6 +48,10 @@ def _parse_pubkey(pubkey: bytes):
     return parsed
 
 
+def clear_caches() -> None:
+    _parse_pubkey.cache_clear()
+
+
 def verify(pubkey: bytes, sig: bytes, msg32: bytes) -> bool:
     """CPubKey::Verify. ``sig`` is DER without the sighash byte. Never raises."""
     try:

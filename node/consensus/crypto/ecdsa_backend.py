@@ -62,6 +62,10 @@ def _parse_pubkey(pubkey: bytes) -> _CachedKey | None:
     return _CachedKey(x, y)
 
 
+def clear_caches() -> None:
+    _parse_pubkey.cache_clear()
+
+
 def verify(pubkey: bytes, sig: bytes, msg32: bytes) -> bool:
     """CPubKey::Verify. ``sig`` is DER without the sighash byte. Never raises."""
     try:
