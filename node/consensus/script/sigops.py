@@ -83,7 +83,7 @@ def _witness_program_sigops(version: int, program: bytes, witness: tuple[bytes, 
 def witness_sigop_count(script_sig: bytes, script_pubkey: bytes, witness: tuple[bytes, ...],
                         flags: int) -> int:
     """Core's CountWitnessSigOps."""
-    if not flags & Flag.WITNESS:
+    if not flags & _WITNESS:
         return 0
     wp = witness_program(script_pubkey)
     if wp is not None:
@@ -116,8 +116,21 @@ def tx_sigop_cost(tx: Tx, spent: Sequence[TxOut], flags: int) -> int:
     cost = legacy_sigop_count(tx) * WITNESS_SCALE_FACTOR
     if tx.is_coinbase():
         return cost
-    if flags & Flag.P2SH:
-        cost += tx_p2sh_sigop_count(tx, spent) * WITNESS_SCALE_FACTOR
+    p2sh = flags & _P2SH
+    witness = flags & _WITNESS
     for txin, prev in zip(tx.vin, spent, strict=True):
-        cost += witness_sigop_count(txin.script_sig, prev.script_pubkey, txin.witness, flags)
+        spk = prev.script_pubkey
+        if len(spk) == 22 and spk[0] == 0 and spk[1] == 20:
+            # P2WPKH, most inputs: not P2SH, and one witness sigop (BIP141).
+            if witness:
+                cost += 1
+            continue
+        if p2sh and is_p2sh(spk):
+            cost += p2sh_sigop_count(spk, txin.script_sig) * WITNESS_SCALE_FACTOR
+        if witness:
+            cost += witness_sigop_count(txin.script_sig, spk, txin.witness, flags)
     return cost
+
+
+_P2SH = int(Flag.P2SH)
+_WITNESS = int(Flag.WITNESS)
