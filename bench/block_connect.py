@@ -78,6 +78,8 @@ def prepare(datadir: Path, workers: int) -> tuple[ChainState, list, list]:
         outs = tuple(TxOut(share, keys[b * TXS_PER_BLOCK + i].spk) for i in range(TXS_PER_BLOCK))
         fanouts.append(_sign(Tx(2, (TxIn(OutPoint(cb.txid, 0)),), outs), [miner], [value], []))
     chain.process_block(_next_block(chain, fanouts, miner))
+    # A node starts its verify helpers once, at its first big block: not part of a connect.
+    chain.script_checker.start()
     blocks, triples = [], []
     for b, fan in enumerate(fanouts):
         txs = []

@@ -20,3 +20,18 @@ class Coin:
     @property
     def script_pubkey(self) -> bytes:
         return self.txout.script_pubkey
+
+
+_new = object.__new__
+_SET_TXOUT, _SET_HEIGHT, _SET_COINBASE = (Coin.__dict__[name].__set__
+                                          for name in ("txout", "height", "is_coinbase"))
+
+
+def make_coin(txout: TxOut, height: int, is_coinbase: bool) -> Coin:
+    """``Coin(txout, height, is_coinbase)`` for hot loops: fills the slots directly, where a
+    frozen dataclass's __init__ goes through object.__setattr__ for each field."""
+    coin = _new(Coin)
+    _SET_TXOUT(coin, txout)
+    _SET_HEIGHT(coin, height)
+    _SET_COINBASE(coin, is_coinbase)
+    return coin

@@ -177,7 +177,11 @@ class Tx:
                         raise DecodeError(f"witness item count {n} exceeds the bytes left")
                     items = []
                     for _ in range(n):
-                        size, pos = _compact_at(data, pos)
+                        size = data[pos]
+                        if size < 0xFD:
+                            pos += 1
+                        else:
+                            size, pos = _compact_at(data, pos)
                         end = pos + size
                         if end > len(data):
                             raise DecodeError("truncated witness item")
@@ -195,25 +199,28 @@ class Tx:
             raise DecodeError(f"truncated transaction at offset {start}") from None
         r.pos = pos
         if witnesses:
-            inputs = tuple(TxIn(OutPoint(txid, n), script, seq, w)
-                           for (txid, n, script, seq), w in zip(vin, witnesses, strict=True))
+            inputs = tuple([_make_txin(_make_outpoint(txid, n), script, seq, w)
+                            for (txid, n, script, seq), w in zip(vin, witnesses, strict=True)])
         else:
-            inputs = tuple(TxIn(OutPoint(txid, n), script, seq) for txid, n, script, seq in vin)
-        tx = cls(version, inputs, tuple(vout), locktime)
+            inputs = tuple([_make_txin(_make_outpoint(txid, n), script, seq, ())
+                            for txid, n, script, seq in vin])
         total = pos - start
-        # Base size excludes the 2-byte marker/flag and the witnesses (BIP141).
-        _set(tx, "_base_size", total - witness_bytes - 2 if witness_bytes else total)
-        _set(tx, "_total_size", total)
         # The parser accepts only canonical encodings, so the bytes just read are exactly what
         # serialize() would write: hash them now rather than re-serializing later.
         if witness_bytes:
-            _set(tx, "_txid", sha256d(data[start:start + 4] + data[start + 6:wstart]
-                                      + data[pos - 4:pos]))
-            _set(tx, "_wtxid", sha256d(data[start:pos]))
+            txid = sha256d(data[start:start + 4] + data[start + 6:wstart] + data[pos - 4:pos])
+            wtxid = sha256d(data[start:pos])
+            base_size = total - witness_bytes - 2  # BIP141: no marker, flag or witnesses
         else:
-            _set(tx, "_txid", sha256d(data[start:pos]))
-            _set(tx, "_wtxid", tx._txid)
-        return tx
+            txid = wtxid = sha256d(data[start:pos])
+            base_size = total
+        if cls is not Tx:
+            tx = cls(version, inputs, tuple(vout), locktime)
+            for name, value in (("_txid", txid), ("_wtxid", wtxid), ("_base_size", base_size),
+                                ("_total_size", total)):
+                _set(tx, name, value)
+            return tx
+        return _make_tx(version, inputs, tuple(vout), locktime, txid, wtxid, base_size, total)
 
     @classmethod
     def from_hex(cls, s: str) -> Tx:
@@ -267,6 +274,60 @@ class Tx:
         return len(self.vin) == 1 and self.vin[0].prevout.is_null()
 
 
+# Constructors for the parser that fill the slots directly: a frozen dataclass's __init__
+# sets each field through object.__setattr__, which costs more than the parsing itself.
+_new = object.__new__
+
+
+def _slot_setters(cls: type, *names: str) -> tuple:
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_SET_OUTPOINT = _slot_setters(OutPoint, "txid", "n")
+_SET_TXIN = _slot_setters(TxIn, "prevout", "script_sig", "sequence", "witness")
+_SET_TXOUT = _slot_setters(TxOut, "value", "script_pubkey")
+_SET_TX = _slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxid",
+                        "_base_size", "_total_size")
+
+
+def _make_outpoint(txid: bytes, n: int, _s=_SET_OUTPOINT) -> OutPoint:
+    o = _new(OutPoint)
+    _s[0](o, txid)
+    _s[1](o, n)
+    return o
+
+
+def _make_txin(prevout: OutPoint, script_sig: bytes, sequence: int,
+               witness: tuple[bytes, ...], _s=_SET_TXIN) -> TxIn:
+    o = _new(TxIn)
+    _s[0](o, prevout)
+    _s[1](o, script_sig)
+    _s[2](o, sequence)
+    _s[3](o, witness)
+    return o
+
+
+def _make_txout(value: int, script_pubkey: bytes, _s=_SET_TXOUT) -> TxOut:
+    o = _new(TxOut)
+    _s[0](o, value)
+    _s[1](o, script_pubkey)
+    return o
+
+
+def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], locktime: int,
+             txid: bytes, wtxid: bytes, base_size: int, total_size: int, _s=_SET_TX) -> Tx:
+    o = _new(Tx)
+    _s[0](o, version)
+    _s[1](o, vin)
+    _s[2](o, vout)
+    _s[3](o, locktime)
+    _s[4](o, txid)
+    _s[5](o, wtxid)
+    _s[6](o, base_size)
+    _s[7](o, total_size)
+    return o
+
+
 _I32_AT = struct.Struct("<i").unpack_from
 _U32_AT = struct.Struct("<I").unpack_from
 _I64_AT = struct.Struct("<q").unpack_from
@@ -308,7 +369,11 @@ def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, 
     for _ in range(n):
         txid = data[pos:pos + 32]
         (index,) = _U32_AT(data, pos + 32)
-        size, pos = _compact_at(data, pos + 36)
+        size = data[pos + 36]  # CompactSizes below 0xFD are their own single byte
+        if size < 0xFD:
+            pos += 37
+        else:
+            size, pos = _compact_at(data, pos + 36)
         end = pos + size
         if end + 4 > len(data):
             raise DecodeError("truncated input")
@@ -326,11 +391,15 @@ def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int]:
     vout = []
     for _ in range(n):
         (value,) = _I64_AT(data, pos)
-        size, pos = _compact_at(data, pos + 8)
+        size = data[pos + 8]
+        if size < 0xFD:
+            pos += 9
+        else:
+            size, pos = _compact_at(data, pos + 8)
         end = pos + size
         if end > len(data):
             raise DecodeError("truncated output")
-        vout.append(TxOut(value, data[pos:end]))
+        vout.append(_make_txout(value, data[pos:end]))
         pos = end
     return vout, pos
 

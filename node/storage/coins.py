@@ -205,7 +205,11 @@ class CoinsCache:
     # -- reads -----------------------------------------------------------------------------------
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
         """The unspent coin at ``outpoint``, or None (spent or unknown)."""
-        key = (outpoint.txid, outpoint.n)
+        return self.get_coin_key((outpoint.txid, outpoint.n))
+
+    # The *_key methods take the cache's own key, (txid, n): block connection uses them to
+    # spare building an OutPoint per output.
+    def get_coin_key(self, key: tuple[bytes, int]) -> Coin | None:
         coin = self._coins.get(key, _ABSENT)
         if coin is _ABSENT:
             coin = self.base.get_coin_at(*key)
@@ -252,16 +256,18 @@ class CoinsCache:
         looked for (the entry is marked fresh), exactly as in Core. Pass True where a duplicate
         can exist (BIP30 coinbases, re-adding coins when disconnecting a block).
         """
+        self.add_coin_key((outpoint.txid, outpoint.n), coin, possible_overwrite)
+
+    def add_coin_key(self, key: tuple[bytes, int], coin: Coin, possible_overwrite: bool) -> None:
         script = coin.txout.script_pubkey
         if (script and script[0] == OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:
             return  # Core: IsUnspendable() outputs never enter the UTXO set
-        key = (outpoint.txid, outpoint.n)
         coins = self._coins
         old = coins.get(key, _ABSENT)
         if old is not _ABSENT and old is not None:
             if not possible_overwrite:
                 raise CoinsLogicError(
-                    f"attempted to overwrite the unspent coin {outpoint} "
+                    f"attempted to overwrite the unspent coin {OutPoint(*key)} "
                     "(when possible_overwrite is false)")
             self._script_bytes -= len(old.txout.script_pubkey)  # type: ignore[union-attr]
         elif not possible_overwrite and old is _ABSENT:
@@ -274,7 +280,9 @@ class CoinsCache:
 
     def spend_coin(self, outpoint: OutPoint) -> Coin | None:
         """Spend the coin at ``outpoint`` and return it; None if there is none to spend."""
-        key = (outpoint.txid, outpoint.n)
+        return self.spend_coin_key((outpoint.txid, outpoint.n))
+
+    def spend_coin_key(self, key: tuple[bytes, int]) -> Coin | None:
         coins = self._coins
         coin = coins.get(key, _ABSENT)
         if coin is _ABSENT:

@@ -229,6 +229,14 @@ class SignatureChecker:
                               sigversion: int) -> bool:
         return False
 
+    def check_ecdsa_signature_or_defer(self, sig: bytes, pubkey: bytes, script_code: bytes,
+                                       sigversion: int) -> bool:
+        """OP_CHECKSIG's check. A checker may instead record it to verify later and answer
+        True, provided its owner runs the script again with real checks whenever a recorded
+        one fails (see :class:`DeferringSignatureChecker`). CHECKMULTISIG never defers: its
+        key matching depends on each answer."""
+        return self.check_ecdsa_signature(sig, pubkey, script_code, sigversion)
+
     def check_lock_time(self, lock_time: int) -> bool:
         return False
 
@@ -291,6 +299,31 @@ class TxSignatureChecker(SignatureChecker):
 
 
 _PUBKEY_LEN = {0x02: 33, 0x03: 33, 0x04: 65, 0x06: 65, 0x07: 65}
+
+
+class DeferringSignatureChecker(TxSignatureChecker):
+    """A checker that answers every OP_CHECKSIG optimistically: it appends the verification
+    it would do, ``(pubkey, der_signature, digest)``, to ``deferred`` and returns True.
+
+    Sound only with its rule: the script's verdict under these answers is the real one if
+    every deferred verification then succeeds. If one fails, or the script fails, the input
+    must be checked again with a :class:`TxSignatureChecker` (the real answer may take
+    another branch). Checks that fail before any crypto (empty signature, impossible key
+    length) are answered for real, as is CHECKMULTISIG."""
+
+    __slots__ = ("deferred",)
+
+    def __init__(self, tx: Tx, n_in: int, amount: int, cache: PrecomputedTxData | None,
+                 deferred: list[tuple[bytes, bytes, bytes]]) -> None:
+        super().__init__(tx, n_in, amount, cache)
+        self.deferred = deferred
+
+    def check_ecdsa_signature_or_defer(self, sig: bytes, pubkey: bytes, script_code: bytes,
+                                       sigversion: int) -> bool:
+        if not pubkey or len(pubkey) != _PUBKEY_LEN.get(pubkey[0], 0) or not sig:
+            return False
+        self.deferred.append((pubkey, sig[:-1], self.sighash(script_code, sig[-1], sigversion)))
+        return True
 
 
 # -- EvalScript ---------------------------------------------------------------------------------
@@ -521,7 +554,7 @@ def _checksig(stack: list[bytes], script_code: bytes, flags: int, checker: Signa
             raise _fail(ScriptErr.SIG_FINDANDDELETE)
     check_signature_encoding(sig, flags)
     check_pubkey_encoding(pubkey, flags, sigversion)
-    ok = checker.check_ecdsa_signature(sig, pubkey, script_code, sigversion)
+    ok = checker.check_ecdsa_signature_or_defer(sig, pubkey, script_code, sigversion)
     if not ok and flags & _NULLFAIL and sig:
         raise _fail(ScriptErr.NULLFAIL)
     del stack[-2:]
@@ -797,8 +830,8 @@ def _verify_p2wpkh(witness: tuple[bytes, ...], program: bytes, flags: int,
         raise _fail(ScriptErr.EQUALVERIFY)
     check_signature_encoding(sig, flags)
     check_pubkey_encoding(pubkey, flags, SIGVERSION_WITNESS_V0)
-    if not checker.check_ecdsa_signature(sig, pubkey, _p2pkh_script_code(program),
-                                         SIGVERSION_WITNESS_V0):
+    if not checker.check_ecdsa_signature_or_defer(sig, pubkey, _p2pkh_script_code(program),
+                                                  SIGVERSION_WITNESS_V0):
         if flags & _NULLFAIL and sig:
             raise _fail(ScriptErr.NULLFAIL)
         raise _fail(ScriptErr.EVAL_FALSE)
@@ -880,7 +913,8 @@ def verify_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: in
 
 
 __all__ = [
-    "SIGHASH_SINGLE", "OP_0", "SignatureChecker", "TxSignatureChecker", "eval_script",
+    "SIGHASH_SINGLE", "OP_0", "SignatureChecker", "TxSignatureChecker",
+    "DeferringSignatureChecker", "eval_script",
     "verify_script", "verify_input", "verify_witness_program", "check_signature_encoding",
     "check_pubkey_encoding", "is_valid_signature_encoding",
 ]

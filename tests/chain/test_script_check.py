@@ -1,0 +1,166 @@
+"""Script checks with deferred signatures and helper processes (node.chain.script_check,
+node.chain.verify_pool): the verdicts are exactly those of checking every input for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from node.chain.chainstate import ChainState
+from node.chain.verify_pool import encode_records, verify_encoded
+from node.consensus import crypto
+from node.consensus.errors import ValidationError
+from node.consensus.hashes import sha256
+from node.consensus.params import REGTEST
+from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
+from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
+from tests.p2p.framework import wait_until
+
+from .builder import BlockMaker
+
+SPENDS = 80  # enough signature checks for several batches, so the helper takes some
+
+
+@pytest.fixture
+def funded(tmp_path):
+    """A two-worker chain with a mature coinbase fanned out into SPENDS outputs."""
+    with ChainState(REGTEST, tmp_path / "node", script_workers=2) as chain:
+        maker = BlockMaker()
+        first = None
+        for _ in range(101):
+            block = maker.block(chain.tip)
+            chain.process_block(block)
+            first = first or block
+        coinbase = first.txs[0]
+        value = coinbase.vout[0].value
+        share = (value - 10_000) // SPENDS
+        fan = maker.wallet.spend([(OutPoint(coinbase.txid, 0), value)],
+                                 [TxOut(share, maker.wallet.script_pubkey)] * SPENDS)
+        chain.process_block(maker.block(chain.tip, [fan], fees=10_000))
+        yield chain, maker, fan
+
+
+def _spends(maker: BlockMaker, fan: Tx) -> list[Tx]:
+    share = fan.vout[0].value
+    return [maker.wallet.spend([(OutPoint(fan.txid, i), share)],
+                               [TxOut(share - 1_000, maker.wallet.script_pubkey)])
+            for i in range(SPENDS)]
+
+
+def _break_signature(tx: Tx) -> Tx:
+    txin = tx.vin[0]
+    sig = bytearray(txin.witness[0])
+    sig[10] ^= 1
+    return Tx(tx.version, (TxIn(txin.prevout, b"", txin.sequence, (bytes(sig), txin.witness[1])),),
+              tx.vout, tx.locktime)
+
+
+def test_a_block_of_many_spends_connects_with_the_helper(funded):
+    chain, maker, fan = funded
+    block = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(block).hash == block.hash
+    assert chain.script_checker._pool.running  # the helper was started and used
+
+
+@pytest.mark.parametrize("bad_positions", [[3], [70], [20, 60]])
+def test_a_bad_signature_anywhere_rejects_the_block_naming_the_first(funded, bad_positions,
+                                                                     caplog):
+    chain, maker, fan = funded
+    txs = _spends(maker, fan)
+    for pos in bad_positions:
+        txs[pos] = _break_signature(txs[pos])
+    block = maker.block(chain.tip, txs, fees=SPENDS * 1_000)
+    tip, stats = chain.tip, chain.utxo_stats()
+    with pytest.raises(ValidationError) as err:
+        chain.process_block(block)
+    assert err.value.reason == ("mandatory-script-verify-flag-failed (Script evaluated without "
+                                "error but finished with a false/empty top stack element)")
+    # The log names the first failing input (the exception carries Core's reason only).
+    assert f"input 0 of {txs[bad_positions[0]].txid[::-1].hex()}" in caplog.text
+    for pos in bad_positions[1:]:
+        assert txs[pos].txid[::-1].hex() not in caplog.text
+    assert chain.tip is tip and chain.utxo_stats() == stats
+    # The helpers are left idle and in step: the next valid block connects.
+    good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(good).hash == good.hash
+
+
+def _p2wsh_not_checksig(maker: BlockMaker) -> bytes:
+    """<pubkey> CHECKSIG NOT: spendable only with a signature that fails (no NULLFAIL in
+    consensus), which an optimistic check first gets wrong."""
+    return b"\x21" + maker.wallet.pubkey + b"\xac\x91"
+
+
+def _spend_p2wsh(prev: Tx, n: int, script: bytes, sig: bytes) -> Tx:
+    value = prev.vout[n].value
+    return Tx(2, (TxIn(OutPoint(prev.txid, n), b"", 0xFFFFFFFE, (sig, script)),),
+              (TxOut(value - 1_000, b"\x00\x14" + bytes(20)),))
+
+
+def _signature(maker: BlockMaker, tx: Tx, script: bytes, amount: int) -> bytes:
+    digest = segwit_v0_sighash(script, tx, 0, SIGHASH_ALL, amount)
+    return crypto.sign(maker.wallet.secret, digest) + bytes((SIGHASH_ALL,))
+
+
+@pytest.mark.parametrize("valid_signature", [False, True])
+def test_a_script_that_wants_a_failing_signature_gets_the_real_verdict(funded, valid_signature):
+    chain, maker, fan = funded
+    script = _p2wsh_not_checksig(maker)
+    share = fan.vout[0].value
+    to_script = maker.wallet.spend([(OutPoint(fan.txid, 0), share)],
+                                   [TxOut(share - 1_000, b"\x00\x20" + sha256(script))])
+    chain.process_block(maker.block(chain.tip, [to_script], fees=1_000))
+    amount = to_script.vout[0].value
+    unsigned = _spend_p2wsh(to_script, 0, script, b"")
+    good_sig = _signature(maker, unsigned, script, amount)
+    sig = good_sig if valid_signature else good_sig[:10] + bytes((good_sig[10] ^ 1,)) + \
+        good_sig[11:]
+    spend = _spend_p2wsh(to_script, 0, script, sig)
+    # Put it among many ordinary spends so the checks are deferred to the helper.
+    txs = _spends(maker, fan)[1:] + [spend]
+    block = maker.block(chain.tip, txs, fees=len(txs) * 1_000)
+    if valid_signature:
+        with pytest.raises(ValidationError, match="false/empty top stack"):
+            chain.process_block(block)
+    else:
+        assert chain.process_block(block).hash == block.hash
+
+
+def test_a_killed_helper_costs_nothing_but_time(funded):
+    chain, maker, fan = funded
+    chain.script_checker.start()
+    pool = chain.script_checker._pool
+    for pid in pool.pids():
+        os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not any(p.is_alive() for p in pool._procs))
+    txs = _spends(maker, fan)
+    txs[50] = _break_signature(txs[50])
+    with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
+        chain.process_block(maker.block(chain.tip, txs, fees=SPENDS * 1_000))
+    good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(good).hash == good.hash
+
+
+def test_verified_lists_only_transactions_whose_inputs_all_pass(funded):
+    chain, maker, fan = funded
+    txs = _spends(maker, fan)
+    bad = {5, 41, 77}
+    for pos in bad:
+        txs[pos] = _break_signature(txs[pos])
+    coins = [[chain.get_coin(tx.vin[0].prevout)] for tx in txs]
+    checks = [(pos + 1, tx, c) for pos, (tx, c) in enumerate(zip(txs, coins, strict=True))]
+    passed = chain.script_checker.verified(checks, 0x1 | 0x800)  # P2SH | WITNESS
+    assert set(passed) == {tx.wtxid for pos, tx in enumerate(txs) if pos not in bad}
+
+
+def test_helper_records_round_trip():
+    secret = sha256(b"pool key")
+    pubkey = crypto.pubkey_from_secret(secret)
+    digests = [sha256(bytes([i])) for i in range(5)]
+    records = [(pubkey, crypto.sign(secret, d), d) for d in digests]
+    records[2] = (pubkey, records[2][1], sha256(b"something else"))
+    records[4] = (pubkey[:32] + b"\x00", records[4][1], digests[4])  # not a key
+    failed = verify_encoded(encode_records(records), crypto.get_backend().verify)
+    assert list(memoryview(failed).cast("I")) == [2, 4]
