@@ -307,7 +307,8 @@ def _make_txin(prevout: OutPoint, script_sig: bytes, sequence: int,
     return o
 
 
-def _make_txout(value: int, script_pubkey: bytes, _s=_SET_TXOUT) -> TxOut:
+def make_txout(value: int, script_pubkey: bytes, _s=_SET_TXOUT) -> TxOut:
+    """``TxOut(value, script_pubkey)`` for hot loops (parsers, the UTXO decoder)."""
     o = _new(TxOut)
     _s[0](o, value)
     _s[1](o, script_pubkey)
@@ -399,7 +400,7 @@ def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int]:
         end = pos + size
         if end > len(data):
             raise DecodeError("truncated output")
-        vout.append(_make_txout(value, data[pos:end]))
+        vout.append(make_txout(value, data[pos:end]))
         pos = end
     return vout, pos
 

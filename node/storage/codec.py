@@ -20,10 +20,10 @@ outside 0..MAX_MONEY, a height beyond 2^31 - 1). Decoders take untrusted bytes a
 from __future__ import annotations
 
 from node.consensus import crypto
-from node.consensus.coin import Coin
+from node.consensus.coin import Coin, make_coin
 from node.consensus.errors import DecodeError
 from node.consensus.params import MAX_MONEY
-from node.consensus.primitives import TxOut
+from node.consensus.primitives import TxOut, make_txout
 from node.consensus.script.opcodes import (
     OP_CHECKSIG,
     OP_DUP,
@@ -234,9 +234,35 @@ def encode_coin(coin: Coin) -> bytes:
 
 
 def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
-    code, pos = _varint_at(data, pos, _U32_MAX)
-    txout, pos = _txout_at(data, pos)
-    return Coin(txout, code >> 1, bool(code & 1)), pos
+    code, pos = _varint2_at(data, pos, _U32_MAX)
+    amount, pos = _varint2_at(data, pos, _U64_MAX)
+    value = decompress_amount(amount)
+    if value > _I64_MAX:
+        raise DecodeError(f"compressed amount {amount} does not fit a 64-bit signed value")
+    tag = data[pos] if pos < len(data) else 0
+    if N_SPECIAL_SCRIPTS <= tag < 0x80:  # a plain script shorter than 122 bytes, most coins
+        end = pos + 1 + tag - N_SPECIAL_SCRIPTS
+        if end > len(data):
+            raise DecodeError(f"truncated script at offset {pos}")
+        script = data[pos + 1:end]
+        pos = end
+    else:
+        script, pos = _script_at(data, pos)
+    # Coins are decoded on every cache miss of block connection: slots filled directly.
+    return make_coin(make_txout(value, script), code >> 1, bool(code & 1)), pos
+
+
+def _varint2_at(data: bytes, pos: int, max_value: int) -> tuple[int, int]:
+    """:func:`_varint_at` with the one- and two-byte forms (heights, most amounts) inline."""
+    end = len(data)
+    if pos + 1 < end:
+        b = data[pos]
+        if b < 0x80:
+            return b, pos + 1
+        c = data[pos + 1]
+        if c < 0x80:
+            return ((b & 0x7F) + 1) << 7 | c, pos + 2
+    return _varint_at(data, pos, max_value)
 
 
 def decode_coin(data: bytes) -> Coin:
