@@ -20,13 +20,13 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import struct
-import time
 from array import array
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 from node.consensus import crypto
+from node.worker_processes import shut_down, wait_for_parent
 
 Record = tuple[bytes, bytes, bytes]  # (pubkey, DER signature without hash type, digest)
 Tag = tuple[int, int]  # what the caller calls a record: (tx position, input)
@@ -69,11 +69,7 @@ def _helper_main(conn: Connection, backend: str) -> None:
     verify = crypto.set_backend(backend).verify
     parent = multiprocessing.parent_process()
     try:
-        while True:
-            if not conn.poll(IDLE_CHECK_SECONDS):
-                if parent is not None and not parent.is_alive():
-                    return
-                continue
+        while wait_for_parent(conn, parent, IDLE_CHECK_SECONDS):
             data = conn.recv_bytes()
             if not data:
                 return
@@ -130,22 +126,7 @@ class VerifyPool:
         if not self._procs:
             return
         try:
-            for conn in self._conns:
-                try:
-                    conn.send_bytes(b"")
-                except OSError:
-                    pass  # already gone
-            deadline = time.monotonic() + timeout
-            for proc in self._procs:
-                proc.join(max(0.0, deadline - time.monotonic()))
-            for proc in self._procs:
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join(1.0)
-                if not proc.is_alive():
-                    proc.close()
-            for conn in self._conns:
-                conn.close()
+            shut_down(self._procs, self._conns, lambda conn: conn.send_bytes(b""), timeout)
         finally:
             self._procs, self._conns, self._pending = [], [], []
             self._failed, self._lost = [], set()

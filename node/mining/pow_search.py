@@ -42,7 +42,6 @@ import os
 import signal
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_connections
@@ -57,6 +56,7 @@ from node.mining.blocktools import (
     create_coinbase,
     with_witness_commitment,
 )
+from node.worker_processes import shut_down, wait_for_parent
 
 NONCE_SPACE = 1 << 32
 HEADER76_SIZE = 76
@@ -133,11 +133,7 @@ def _worker_main(conn: Connection, generation) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     try:
-        while True:
-            if not conn.poll(IDLE_CHECK_SECONDS):
-                if parent is not None and not parent.is_alive():
-                    return
-                continue
+        while wait_for_parent(conn, parent, IDLE_CHECK_SECONDS):
             job = conn.recv()
             if job is None:
                 return
@@ -209,25 +205,7 @@ class PowSearcher:
         self._new_generation()  # a running solve() notices within POLL_SECONDS
         locked = self._search_lock.acquire(timeout=timeout)
         try:
-            for conn in self._conns:
-                try:
-                    conn.send(None)
-                except OSError:
-                    pass  # that worker is already gone
-            deadline = time.monotonic() + timeout
-            for proc in self._procs:
-                proc.join(max(0.0, deadline - time.monotonic()))
-            for proc in self._procs:
-                if proc.is_alive():
-                    proc.terminate()
-                    proc.join(1.0)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join(1.0)
-                if not proc.is_alive():
-                    proc.close()
-            for conn in self._conns:
-                conn.close()
+            shut_down(self._procs, self._conns, lambda conn: conn.send(None), timeout)
         finally:
             self._procs, self._conns, self._outstanding = [], [], []
             if locked:

@@ -76,3 +76,13 @@ def assemble_block(prev: BlockIndex, txs: Sequence[Tx], *, params: Params = REGT
     block = build_block(prev.hash, all_txs, time if time is not None else prev.time + 1,
                         bits if bits is not None else prev.bits, version)
     return solve(block, params)
+
+
+def mine_to_maturity(chain, maker: BlockMaker) -> Tx:
+    """Mine 101 blocks on ``chain``: returns the first one's coinbase, now spendable."""
+    first = None
+    for _ in range(101):
+        block = maker.block(chain.tip)
+        chain.process_block(block)
+        first = first or block
+    return first.txs[0]

@@ -13,7 +13,7 @@ from node.consensus.errors import ValidationError
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
 
-from .builder import BlockMaker
+from .builder import BlockMaker, mine_to_maturity
 
 
 @pytest.fixture
@@ -21,12 +21,7 @@ def funded(tmp_path):
     """A chain whose first coinbase (the wallet's) is mature, and the maker."""
     with ChainState(REGTEST, tmp_path / "node", script_workers=2) as chain:
         maker = BlockMaker()
-        first = None
-        for _ in range(101):
-            block = maker.block(chain.tip)
-            chain.process_block(block)
-            first = first or block
-        yield chain, maker, first.txs[0]
+        yield chain, maker, mine_to_maturity(chain, maker)
 
 
 def _fan(maker: BlockMaker, coinbase: Tx, n: int) -> Tx:

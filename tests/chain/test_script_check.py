@@ -18,7 +18,7 @@ from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
 from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
 from tests.p2p.framework import wait_until
 
-from .builder import BlockMaker
+from .builder import BlockMaker, mine_to_maturity
 
 SPENDS = 80  # enough signature checks for several batches, so the helper takes some
 
@@ -28,12 +28,7 @@ def funded(tmp_path):
     """A two-worker chain with a mature coinbase fanned out into SPENDS outputs."""
     with ChainState(REGTEST, tmp_path / "node", script_workers=2) as chain:
         maker = BlockMaker()
-        first = None
-        for _ in range(101):
-            block = maker.block(chain.tip)
-            chain.process_block(block)
-            first = first or block
-        coinbase = first.txs[0]
+        coinbase = mine_to_maturity(chain, maker)
         value = coinbase.vout[0].value
         share = (value - 10_000) // SPENDS
         fan = maker.wallet.spend([(OutPoint(coinbase.txid, 0), value)],

@@ -1,0 +1,46 @@
+"""Ending the node's worker processes (the miner's nonce search, the signature verifiers).
+
+Both pools start their workers with "spawn" and talk to each over a pipe; this is the one way
+they end them, so that no worker outlives its pool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+
+
+def wait_for_parent(conn: Connection, parent: BaseProcess | None, idle_check: float) -> bool:
+    """In a worker: wait until the parent's next message is on ``conn``; False if the parent
+    died meanwhile (checked every ``idle_check`` seconds), so orphans do not linger."""
+    while not conn.poll(idle_check):
+        if parent is not None and not parent.is_alive():
+            return False
+    return True
+
+
+def shut_down(procs: Sequence[BaseProcess], conns: Sequence[Connection],
+              say_stop: Callable[[Connection], None], timeout: float) -> None:
+    """Ask each worker to exit (``say_stop`` writes the pool's stop message), wait for them
+    until ``timeout``, then terminate and kill whatever is left, and close the pipes."""
+    for conn in conns:
+        try:
+            say_stop(conn)
+        except OSError:
+            pass  # that worker is already gone
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+        if not proc.is_alive():
+            proc.close()
+    for conn in conns:
+        conn.close()
