@@ -6,10 +6,19 @@ they end them, so that no worker outlives its pool.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+
+
+def default_workers() -> int:
+    """The cores this process may run on: the default size of a worker pool."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def wait_for_parent(conn: Connection, parent: BaseProcess | None, idle_check: float) -> bool:

@@ -22,11 +22,9 @@ CheckBlock and storing the block come before the first script can be checked.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 
-from node.consensus import crypto
 from node.consensus.coin import Coin
 from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
@@ -34,12 +32,13 @@ from node.consensus.primitives import Tx
 from node.consensus.script.errors import ScriptError, script_error_string
 from node.consensus.script.interpreter import (
     DeferringSignatureChecker,
-    TxSignatureChecker,
+    verify_input,
     verify_script,
 )
 from node.consensus.script.sighash import PrecomputedTxData
+from node.worker_processes import default_workers
 
-from .verify_pool import Record, VerifyPool
+from .verify_pool import Record, Tag, VerifyPool, failed_tags
 
 Check = tuple[int, Tx, list[Coin]]  # (position of the tx in its block, tx, coins it spends)
 
@@ -47,20 +46,11 @@ BATCH_RECORDS = 32  # signature checks per batch: ~1.5 ms of work, enough to amo
 INLINE_CHUNK = 4  # records the caller verifies itself when the helpers are all busy
 
 
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _check_input(tx: Tx, n: int, coin: Coin, flags: int,
                  cache: PrecomputedTxData) -> tuple[str, str] | None:
     """Run input ``n``'s scripts with real signature checks: (reason, debug) or None."""
-    txin = tx.vin[n]
     try:
-        verify_script(txin.script_sig, coin.script_pubkey, txin.witness, flags,
-                      TxSignatureChecker(tx, n, coin.value, cache))
+        verify_input(tx, n, coin.script_pubkey, coin.value, flags, cache)
     except ScriptError as e:
         return (f"mandatory-script-verify-flag-failed ({script_error_string(e.err)})",
                 f"input {n} of {hash_to_hex(tx.txid)}")
@@ -119,10 +109,10 @@ class ScriptChecker:
         """Verify ``checks`` and wait: the wtxids of those whose every input passed. Failures
         are not reported: the caller only learns what it may skip later (the block's own
         connection finds and names any failure)."""
-        session = BlockChecks(self, flags, use_cache=False)
+        session = BlockChecks(self, flags, use_cache=False, all_failures=True)
         for pos, tx, coins in checks:
             session.add(pos, tx, coins)
-        failed = session.finish(stop_at_first=False)
+        failed = session.finish()
         return [tx.wtxid for pos, tx, _ in checks if pos not in failed]
 
     # -- the helper pool, for sessions ------------------------------------------------------
@@ -141,20 +131,24 @@ class BlockChecks:
     then ``wait`` (or ``abandon`` if the block failed otherwise)."""
 
     __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_records", "_tags",
-                 "_suspects", "_pool", "_inline")
+                 "_suspects", "_failed", "_pool", "_inline", "_all_failures")
 
-    def __init__(self, checker: ScriptChecker, flags: int, use_cache: bool = True) -> None:
+    def __init__(self, checker: ScriptChecker, flags: int, use_cache: bool = True,
+                 all_failures: bool = False) -> None:
         self.checker = checker
         self.flags = int(flags)
         self.cache = checker.cache if use_cache else None
         self.skipped = 0  # transactions the script cache vouched for
         self._txs: dict[int, tuple[Tx, list[Coin], PrecomputedTxData]] = {}
         self._records: list[Record] = []  # deferred signature checks not yet dispatched
-        self._tags: list[tuple[int, int]] = []  # (tx position, input) of each record
-        self._suspects: set[tuple[int, int]] = set()  # inputs to run again for real
+        self._tags: list[Tag] = []  # (tx position, input) of each record
+        self._suspects: set[Tag] = set()  # inputs to run again for real
+        self._failed: dict[int, tuple[str, str]] = {}  # tx position -> its verdict, if known
         self._pool: VerifyPool | None = None
         # With one worker nothing is deferred: scripts run with real checks as they come.
         self._inline = checker.workers == 1
+        # A block needs only its earliest failure: once one is known, later ones are moot.
+        self._all_failures = all_failures
 
     def add(self, pos: int, tx: Tx, coins: list[Coin]) -> None:
         # The cache is keyed by wtxid, which commits to the witness; the spent coins are fixed
@@ -162,13 +156,17 @@ class BlockChecks:
         if self.cache is not None and self.cache.covers(tx.wtxid, self.flags):
             self.skipped += 1
             return
+        if self._failed and not self._all_failures:
+            return  # transactions come in block order: this one cannot fail earlier
         cache = PrecomputedTxData(tx)
         self._txs[pos] = (tx, coins, cache)
         flags = self.flags
-        if self._inline:
+        if self._inline:  # real checks: a failure is the verdict, no need to run it again
             for n, coin in enumerate(coins):
-                if _check_input(tx, n, coin, flags, cache) is not None:
-                    self._suspects.add((pos, n))
+                failure = _check_input(tx, n, coin, flags, cache)
+                if failure is not None:
+                    self._failed[pos] = failure
+                    break
             return
         records, tags = self._records, self._tags
         for n, coin in enumerate(coins):
@@ -203,11 +201,8 @@ class BlockChecks:
         self._inline_verify(records[-chunk:], tags[-chunk:])
         del records[-chunk:], tags[-chunk:]
 
-    def _inline_verify(self, records: list[Record], tags: list[tuple[int, int]]) -> None:
-        verify = crypto.get_backend().verify
-        for (pubkey, sig, digest), tag in zip(records, tags, strict=True):
-            if not verify(pubkey, sig, digest):
-                self._suspects.add(tag)
+    def _inline_verify(self, records: list[Record], tags: list[Tag]) -> None:
+        self._suspects.update(failed_tags(records, tags))
 
     def _collect(self) -> None:
         """Verify what is left and gather the helpers' answers into the suspects."""
@@ -215,28 +210,37 @@ class BlockChecks:
             records, tags = self._records, self._tags
             self._records, self._tags = [], []
             self._inline_verify(records, tags)  # the caller would only wait otherwise
-        if self._pool is not None:
-            try:
-                self._suspects.update(self._pool.collect())
-            finally:
-                self._pool = None
-                self.checker._release_pool()
+        self._suspects.update(self._give_back_pool())
 
-    def finish(self, stop_at_first: bool = True) -> dict[int, tuple[str, str]]:
+    def _give_back_pool(self) -> list[Tag]:
+        """Wait for the helpers' answers (the tags that failed) and free them for others."""
+        if self._pool is None:
+            return []
+        try:
+            return self._pool.collect()
+        finally:
+            self._pool = None
+            self.checker._release_pool()
+
+    def finish(self) -> dict[int, tuple[str, str]]:
         """Wait for every check; run the suspect inputs again with real checks, in block
         order. Returns {tx position: (reason, debug)} of the transactions that failed (only
-        the earliest with ``stop_at_first``)."""
+        the earliest, unless the session wants all failures)."""
         self._collect()
-        failed: dict[int, tuple[str, str]] = {}
+        stop_at_first = not self._all_failures
+        failed = dict(self._failed)
         for pos, n in sorted(self._suspects):
             if pos in failed:
                 continue
+            if stop_at_first and failed and pos > min(failed):
+                break
             tx, coins, cache = self._txs[pos]
             failure = _check_input(tx, n, coins[n], self.flags, cache)
             if failure is not None:
                 failed[pos] = failure
-                if stop_at_first:
-                    break
+        if stop_at_first and failed:
+            first = min(failed)
+            return {first: failed[first]}
         return failed
 
     def wait(self) -> None:
@@ -249,9 +253,4 @@ class BlockChecks:
     def abandon(self) -> None:
         """The block failed for another reason: drop the work, leaving the helpers idle."""
         self._records, self._tags = [], []
-        if self._pool is not None:
-            try:
-                self._pool.collect()
-            finally:
-                self._pool = None
-                self.checker._release_pool()
+        self._give_back_pool()

@@ -7,8 +7,9 @@ transaction or the script interpreter stays with the caller; what crosses the pi
 140 bytes per signature.
 
 The caller keeps at most ``backlog`` batches outstanding per helper. :meth:`VerifyPool.submit`
-refuses a batch when every helper is that far behind, and the caller verifies it itself: so
-the work balances between the helpers and the caller, whatever else the machine is doing.
+refuses a batch when every helper is that far behind, and the caller then verifies a few
+records itself: so the work balances between the helpers and the caller, whatever else the
+machine is doing.
 
 Helpers are started with "spawn", like the miner's (see node.mining.pow_search for why not
 fork), import only the crypto backend, ignore SIGINT (the parent decides when they end) and
@@ -62,6 +63,13 @@ def verify_encoded(data: bytes, verify: Callable[[bytes, bytes, bytes], bool]) -
         pos = digest_at + 32
         i += 1
     return failed.tobytes()
+
+
+def failed_tags(records: list[Record], tags: list[Tag]) -> list[Tag]:
+    """Verify ``records`` here: the tags of those that fail."""
+    verify = crypto.get_backend().verify
+    return [tag for (pubkey, sig, digest), tag in zip(records, tags, strict=True)
+            if not verify(pubkey, sig, digest)]
 
 
 def _helper_main(conn: Connection, backend: str) -> None:
@@ -172,10 +180,8 @@ class VerifyPool:
 
     def _lose(self, i: int) -> None:
         """Helper ``i`` died: verify its outstanding batches here; it is dropped after."""
-        verify = crypto.get_backend().verify
         for records, tags in self._pending[i]:
-            self._failed.extend(tag for (p, s, d), tag in zip(records, tags, strict=True)
-                                if not verify(p, s, d))
+            self._failed.extend(failed_tags(records, tags))
         self._pending[i].clear()
         self._lost.add(i)
 

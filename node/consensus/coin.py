@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .primitives import TxOut
+from .primitives import TxOut, slot_setters
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +23,7 @@ class Coin:
 
 
 _new = object.__new__
-_SET_TXOUT, _SET_HEIGHT, _SET_COINBASE = (Coin.__dict__[name].__set__
-                                          for name in ("txout", "height", "is_coinbase"))
+_SET_TXOUT, _SET_HEIGHT, _SET_COINBASE = slot_setters(Coin, "txout", "height", "is_coinbase")
 
 
 def make_coin(txout: TxOut, height: int, is_coinbase: bool) -> Coin:

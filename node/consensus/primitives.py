@@ -214,12 +214,6 @@ class Tx:
         else:
             txid = wtxid = sha256d(data[start:pos])
             base_size = total
-        if cls is not Tx:
-            tx = cls(version, inputs, tuple(vout), locktime)
-            for name, value in (("_txid", txid), ("_wtxid", wtxid), ("_base_size", base_size),
-                                ("_total_size", total)):
-                _set(tx, name, value)
-            return tx
         return _make_tx(version, inputs, tuple(vout), locktime, txid, wtxid, base_size, total)
 
     @classmethod
@@ -279,14 +273,15 @@ class Tx:
 _new = object.__new__
 
 
-def _slot_setters(cls: type, *names: str) -> tuple:
+def slot_setters(cls: type, *names: str) -> tuple:
+    """The slot descriptors' setters of a slotted dataclass, for fast constructors."""
     return tuple(cls.__dict__[name].__set__ for name in names)
 
 
-_SET_OUTPOINT = _slot_setters(OutPoint, "txid", "n")
-_SET_TXIN = _slot_setters(TxIn, "prevout", "script_sig", "sequence", "witness")
-_SET_TXOUT = _slot_setters(TxOut, "value", "script_pubkey")
-_SET_TX = _slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxid",
+_SET_OUTPOINT = slot_setters(OutPoint, "txid", "n")
+_SET_TXIN = slot_setters(TxIn, "prevout", "script_sig", "sequence", "witness")
+_SET_TXOUT = slot_setters(TxOut, "value", "script_pubkey")
+_SET_TX = slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxid",
                         "_base_size", "_total_size")
 
 

@@ -107,10 +107,15 @@ class ByteReader:
             raise DecodeError(f"{len(self.data) - self.pos} trailing bytes")
 
 
+_ONE_BYTE_SIZES = [bytes((n,)) for n in range(0xFD)]
+
+
 def compact_size(n: int) -> bytes:
     """Encode ``n`` as a CompactSize."""
-    if n < 0xFD:
-        return bytes((n,))
+    if 0 <= n < 0xFD:
+        return _ONE_BYTE_SIZES[n]
+    if n < 0:
+        raise ValueError(f"a CompactSize cannot be negative: {n}")
     if n <= 0xFFFF:
         return b"\xfd" + _U16.pack(n)
     if n <= 0xFFFFFFFF:

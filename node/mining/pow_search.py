@@ -38,7 +38,6 @@ import functools
 import hashlib
 import itertools
 import multiprocessing
-import os
 import signal
 import struct
 import threading
@@ -56,7 +55,7 @@ from node.mining.blocktools import (
     create_coinbase,
     with_witness_commitment,
 )
-from node.worker_processes import shut_down, wait_for_parent
+from node.worker_processes import default_workers, shut_down, wait_for_parent
 
 NONCE_SPACE = 1 << 32
 HEADER76_SIZE = 76
@@ -143,14 +142,6 @@ def _worker_main(conn: Connection, generation) -> None:
             conn.send((job_gen, nonce))
     except (EOFError, OSError):
         return  # the parent closed its end or went away
-
-
-def default_workers() -> int:
-    """The cores this process may run on: the default pool size."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 # -- the pool ----------------------------------------------------------------------------------

@@ -70,7 +70,14 @@ def _varint_at(data: bytes, pos: int, max_value: int) -> tuple[int, int]:
 
     Rejects exactly what Core's ReadVarInt rejects for that type: values that do not fit.
     """
-    if pos < len(data) and data[pos] < 0x80:  # one byte: most script sizes and small values
+    if pos + 1 < len(data):  # one or two bytes: script sizes, heights, most amounts
+        b = data[pos]
+        if b < 0x80:
+            return b, pos + 1
+        c = data[pos + 1]
+        if c < 0x80:
+            return ((b & 0x7F) + 1) << 7 | c, pos + 2
+    elif pos < len(data) and data[pos] < 0x80:
         return data[pos], pos + 1
     n = 0
     limit = max_value >> 7
@@ -234,8 +241,8 @@ def encode_coin(coin: Coin) -> bytes:
 
 
 def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
-    code, pos = _varint2_at(data, pos, _U32_MAX)
-    amount, pos = _varint2_at(data, pos, _U64_MAX)
+    code, pos = _varint_at(data, pos, _U32_MAX)
+    amount, pos = _varint_at(data, pos, _U64_MAX)
     value = decompress_amount(amount)
     if value > _I64_MAX:
         raise DecodeError(f"compressed amount {amount} does not fit a 64-bit signed value")
@@ -250,19 +257,6 @@ def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
         script, pos = _script_at(data, pos)
     # Coins are decoded on every cache miss of block connection: slots filled directly.
     return make_coin(make_txout(value, script), code >> 1, bool(code & 1)), pos
-
-
-def _varint2_at(data: bytes, pos: int, max_value: int) -> tuple[int, int]:
-    """:func:`_varint_at` with the one- and two-byte forms (heights, most amounts) inline."""
-    end = len(data)
-    if pos + 1 < end:
-        b = data[pos]
-        if b < 0x80:
-            return b, pos + 1
-        c = data[pos + 1]
-        if c < 0x80:
-            return ((b & 0x7F) + 1) << 7 | c, pos + 2
-    return _varint_at(data, pos, max_value)
 
 
 def decode_coin(data: bytes) -> Coin:

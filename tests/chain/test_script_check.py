@@ -3,6 +3,7 @@ node.chain.verify_pool): the verdicts are exactly those of checking every input 
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 
@@ -24,9 +25,11 @@ SPENDS = 80  # enough signature checks for several batches, so the helper takes 
 
 
 @pytest.fixture
-def funded(tmp_path):
-    """A two-worker chain with a mature coinbase fanned out into SPENDS outputs."""
-    with ChainState(REGTEST, tmp_path / "node", script_workers=2) as chain:
+def funded(tmp_path, request):
+    """A chain (two workers unless parametrized) with a mature coinbase fanned out into
+    SPENDS outputs."""
+    workers = getattr(request, "param", 2)
+    with ChainState(REGTEST, tmp_path / "node", script_workers=workers) as chain:
         maker = BlockMaker()
         coinbase = mine_to_maturity(chain, maker)
         value = coinbase.vout[0].value
@@ -59,6 +62,7 @@ def test_a_block_of_many_spends_connects_with_the_helper(funded):
     assert chain.script_checker._pool.running  # the helper was started and used
 
 
+@pytest.mark.parametrize("funded", [1, 2], indirect=True, ids=["inline", "helper"])
 @pytest.mark.parametrize("bad_positions", [[3], [70], [20, 60]])
 def test_a_bad_signature_anywhere_rejects_the_block_naming_the_first(funded, bad_positions,
                                                                      caplog):
@@ -99,6 +103,7 @@ def _signature(maker: BlockMaker, tx: Tx, script: bytes, amount: int) -> bytes:
     return crypto.sign(maker.wallet.secret, digest) + bytes((SIGHASH_ALL,))
 
 
+@pytest.mark.parametrize("funded", [1, 2], indirect=True, ids=["inline", "helper"])
 @pytest.mark.parametrize("valid_signature", [False, True])
 def test_a_script_that_wants_a_failing_signature_gets_the_real_verdict(funded, valid_signature):
     chain, maker, fan = funded
@@ -138,6 +143,7 @@ def test_a_killed_helper_costs_nothing_but_time(funded):
     assert chain.process_block(good).hash == good.hash
 
 
+@pytest.mark.parametrize("funded", [1, 2], indirect=True, ids=["inline", "helper"])
 def test_verified_lists_only_transactions_whose_inputs_all_pass(funded):
     chain, maker, fan = funded
     txs = _spends(maker, fan)
@@ -159,3 +165,41 @@ def test_helper_records_round_trip():
     records[4] = (pubkey[:32] + b"\x00", records[4][1], digests[4])  # not a key
     failed = verify_encoded(encode_records(records), crypto.get_backend().verify)
     assert list(memoryview(failed).cast("I")) == [2, 4]
+
+
+def test_a_session_that_finds_the_helper_busy_verifies_inline(funded):
+    chain, maker, fan = funded
+    checker = chain.script_checker
+    txs = _spends(maker, fan)
+    txs[30] = _break_signature(txs[30])
+    coins = [[chain.get_coin(tx.vin[0].prevout)] for tx in txs]
+    flags = 0x1 | 0x800  # P2SH | WITNESS
+    first = checker.session(flags)
+    for pos, (tx, c) in enumerate(zip(txs, coins, strict=True), 1):
+        first.add(pos, tx, c)
+    assert first._pool is not None  # it holds the helper
+    second = checker.session(flags)
+    for pos, (tx, c) in enumerate(zip(txs, coins, strict=True), 1):
+        second.add(pos, tx, c)
+    assert second._pool is None  # it did its checks itself
+    for session in (second, first):
+        with pytest.raises(ValidationError):
+            session.wait()
+    assert checker._pool_lock.acquire(blocking=False)  # given back
+    checker._pool_lock.release()
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_garbage_collection_resumes_after_a_block(funded, valid):
+    chain, maker, fan = funded
+    txs = _spends(maker, fan)
+    if not valid:
+        txs[10] = _break_signature(txs[10])
+    block = maker.block(chain.tip, txs, fees=SPENDS * 1_000)
+    assert gc.isenabled()
+    if valid:
+        chain.process_block(block)
+    else:
+        with pytest.raises(ValidationError):
+            chain.process_block(block)
+    assert gc.isenabled()

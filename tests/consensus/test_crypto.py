@@ -723,3 +723,13 @@ def test_private_and_public_key_objects(monkeypatch, name):
         PublicKey(b"\x02" + bytes(32))
     with pytest.raises(ValueError):
         PrivateKey(bytes(32))
+
+
+def test_clear_caches_forgets_parsed_keys_and_verifying_still_works(backend):
+    pubkey = bytes.fromhex(BIP143_PUBKEY)
+    sig, digest = bytes.fromhex(BIP143_SIG), bytes.fromhex(BIP143_SIGHASH)
+    assert backend.verify(pubkey, sig, digest)
+    assert backend._parse_pubkey.cache_info().currsize > 0
+    backend.clear_caches()
+    assert backend._parse_pubkey.cache_info().currsize == 0
+    assert backend.verify(pubkey, sig, digest)

@@ -10,20 +10,7 @@ from node.consensus.primitives import OutPoint, TxOut
 from node.index import HistoryItem, Indexes, TooManyUtxos, script_hash
 from node.index.store import TIP_KEY, VERSION_KEY
 
-from .helpers import Activity, check_all, dump, fresh_dump, make_owners, sign
-
-
-@pytest.fixture
-def act(env):
-    return Activity(env, make_owners(env.wallet))
-
-
-@pytest.fixture
-def ix(env, tmp_path):
-    ix = Indexes(tmp_path / "ix", env.chain, env.pool)
-    ix.start()
-    yield ix
-    ix.stop()
+from .helpers import check_all, dump, fresh_dump, sign
 
 
 def test_every_query_matches_a_recomputation_from_the_blocks(env, act, ix, tmp_path):

@@ -8,20 +8,7 @@ import pytest
 from node.consensus.primitives import OutPoint, TxOut
 from node.index import Indexes, Spender, TxoStats, Utxo, script_hash
 
-from .helpers import Activity, check_all, dump, fresh_dump, make_owners, sign
-
-
-@pytest.fixture
-def act(env):
-    return Activity(env, make_owners(env.wallet))
-
-
-@pytest.fixture
-def ix(env, tmp_path):
-    ix = Indexes(tmp_path / "ix", env.chain, env.pool)
-    ix.start()
-    yield ix
-    ix.stop()
+from .helpers import check_all, dump, fresh_dump, sign
 
 
 def _pay(act, owner, fee=3_000, coin=None):

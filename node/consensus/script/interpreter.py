@@ -262,15 +262,19 @@ class TxSignatureChecker(SignatureChecker):
                                      self.cache)
         return legacy_sighash(script_code, self.tx, self.n_in, hash_type, self.cache)
 
+    def ecdsa_verification(self, sig: bytes, pubkey: bytes, script_code: bytes,
+                           sigversion: int) -> tuple[bytes, bytes, bytes] | None:
+        """What checking ``sig`` takes: ``crypto.verify``'s (pubkey, DER, digest), or None
+        when it fails before any crypto."""
+        # Core's CPubKey::IsValid: the length must match the header byte.
+        if not pubkey or len(pubkey) != _PUBKEY_LEN.get(pubkey[0], 0) or not sig:
+            return None
+        return pubkey, sig[:-1], self.sighash(script_code, sig[-1], sigversion)
+
     def check_ecdsa_signature(self, sig: bytes, pubkey: bytes, script_code: bytes,
                               sigversion: int) -> bool:
-        # Core's CPubKey::IsValid: the length must match the header byte.
-        if not pubkey or len(pubkey) != _PUBKEY_LEN.get(pubkey[0], 0):
-            return False
-        if not sig:
-            return False
-        digest = self.sighash(script_code, sig[-1], sigversion)
-        return crypto.verify(pubkey, sig[:-1], digest)
+        args = self.ecdsa_verification(sig, pubkey, script_code, sigversion)
+        return args is not None and crypto.verify(*args)
 
     def check_lock_time(self, lock_time: int) -> bool:
         """BIP65: the tx's nLockTime is of the same kind (height/time) and at least as late,
@@ -320,9 +324,10 @@ class DeferringSignatureChecker(TxSignatureChecker):
 
     def check_ecdsa_signature_or_defer(self, sig: bytes, pubkey: bytes, script_code: bytes,
                                        sigversion: int) -> bool:
-        if not pubkey or len(pubkey) != _PUBKEY_LEN.get(pubkey[0], 0) or not sig:
+        args = self.ecdsa_verification(sig, pubkey, script_code, sigversion)
+        if args is None:
             return False
-        self.deferred.append((pubkey, sig[:-1], self.sighash(script_code, sig[-1], sigversion)))
+        self.deferred.append(args)
         return True
 
 

@@ -114,7 +114,7 @@ class PrecomputedTxData:
             self._legacy = (
                 [i.prevout.serialize() for i in vin],
                 [struct.pack("<I", i.sequence) for i in vin],
-                compact_size(len(vout)) + b"".join(o.serialize() for o in vout),
+                compact_size(len(vout)) + serialize_outputs(vout),
             )
         return self._legacy
 
@@ -155,7 +155,6 @@ _PACK_I64 = struct.Struct("<q").pack
 _PACK_OUTPOINT = struct.Struct("<32sI").pack
 _PACK_LOCKTIME_ALL = struct.Struct("<Ii").pack
 _PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
-_SMALL_SIZES = [bytes((n,)) for n in range(0xFD)]  # one-byte CompactSizes
 
 
 def serialize_outputs(vout: tuple[TxOut, ...]) -> bytes:
@@ -165,7 +164,7 @@ def serialize_outputs(vout: tuple[TxOut, ...]) -> bytes:
         spk = o.script_pubkey
         n = len(spk)
         parts.append(_PACK_I64(o.value))
-        parts.append(_SMALL_SIZES[n] if n < 0xFD else compact_size(n))
+        parts.append(compact_size(n))
         parts.append(spk)
     return b"".join(parts)
 
@@ -182,11 +181,10 @@ def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amo
     txin = tx.vin[n_in]
     if hash_type == SIGHASH_ALL:
         prefix, suffix = cache.sighash_all_parts()
-        n = len(script_code)
         prevout = txin.prevout
         return sha256d(b"".join((
-            prefix, _PACK_OUTPOINT(prevout.txid, prevout.n),
-            _SMALL_SIZES[n] if n < 0xFD else compact_size(n), script_code,
+            prefix, _PACK_OUTPOINT(prevout.txid, prevout.n), compact_size(len(script_code)),
+            script_code,
             _PACK_AMOUNT_SEQUENCE(amount, txin.sequence), suffix)))
     base_type = hash_type & 0x1F
     anyone_can_pay = hash_type & SIGHASH_ANYONECANPAY
