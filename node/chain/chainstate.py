@@ -18,7 +18,8 @@ import gc
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -38,7 +39,7 @@ from node.consensus.pow import get_next_work_required
 from node.consensus.primitives import Block, BlockHeader, OutPoint
 from node.consensus.script.interpreter import SEQUENCE_LOCKTIME_DISABLE_FLAG
 from node.consensus.script.sigops import tx_sigop_cost
-from node.consensus.serialize import from_bytes
+from node.consensus.serialize import ByteReader, from_bytes
 from node.consensus.tx_verify import (
     calculate_sequence_locks,
     check_tx_inputs,
@@ -59,6 +60,7 @@ from .index import (
     BlockIndex,
     find_fork,
 )
+from .preverify import ChecksAhead, is_new_tip
 from .script_check import BlockChecks, ScriptChecker
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,7 @@ class ChainState:
             # Why blocks failed in this run (the index keeps only the fact that they did).
             self.invalid_reasons: dict[bytes, str] = {}
             self._just_accepted: dict[bytes, Block] = {}  # within one process_block call
+            self._ahead: ChecksAhead | None = None  # the new tip's checks, if started early
             self._sequence = 0
             self._blocks_since_flush = 0
             self._load(reindex_chainstate)
@@ -161,37 +164,82 @@ class ChainState:
         """Accept a run of headers (headers-first sync). Raises on the first invalid one."""
         return [self._accept_header(h) for h in headers]
 
-    def process_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
+    def process_block(self, block: Block, raw: bytes | None = None,
+                      ahead: ChecksAhead | None = None) -> BlockIndex | None:
         """Validate and store ``block`` and make the best chain active. Returns its index, or
         None when its parent is unknown (it waits in the orphan pool). Raises ValidationError
         with Core's reject reason if the block is invalid. ``raw``, the block's serialization
-        when the caller has it (from the wire or a file), saves serializing it again."""
+        when the caller has it (from the wire or a file), saves serializing it again.
+        ``ahead`` is the script checks :meth:`process_raw_block` started while parsing."""
         prev_hash = block.header.prev_hash
         if block.hash not in self.index and prev_hash not in self.index:
+            if ahead is not None:
+                ahead.session.abandon()
             self._add_orphan(block)
             return None
-        # Context-free checks come before the block touches the index (as in Core's
-        # ProcessNewBlock): a block failing them may be a mangled copy of a valid one, so its
-        # header must not be marked invalid.
-        check_block(block, self.params)
-        # Connecting allocates tens of thousands of objects that all live until it ends: the
-        # cyclic collector would walk the whole heap (the UTXO cache) again and again for
-        # nothing. Paused for the call; it catches up afterwards.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            index = self._accept_block(block, raw)
-            self.activate_best_chain()
-            self._process_orphans(index.hash)
-        finally:
-            self._just_accepted.clear()
-            if gc_was_enabled:
-                gc.enable()
+        with _collector_paused():
+            if ahead is None:
+                # A new tip's scripts start before the block's other checks: the helpers
+                # verify signatures while this thread checks and stores the block.
+                ahead = self._start_checks_ahead(block.header)
+                if ahead is not None:
+                    for pos, tx in enumerate(block.txs):
+                        ahead.add(pos, tx)
+            self._ahead = ahead
+            try:
+                # Context-free checks come before the block touches the index (as in Core's
+                # ProcessNewBlock): a block failing them may be a mangled copy of a valid
+                # one, so its header must not be marked invalid.
+                check_block(block, self.params)
+                index = self._accept_block(block, raw)
+                self.activate_best_chain()
+                self._process_orphans(index.hash)
+            finally:
+                self._just_accepted.clear()
+                if self._ahead is not None:  # not used: the block failed before connecting
+                    self._ahead.session.abandon()
+                    self._ahead = None
         if index.status & FAILED_VALID:
             raise ValidationError(self.invalid_reasons.get(index.hash, "invalid"))
         if index.status & FAILED_CHILD:
             raise ValidationError("bad-prevblk")
         return index
+
+    def process_raw_block(self, raw: bytes) -> BlockIndex | None:
+        """:meth:`process_block` for a block's serialization (from a file or a peer). A block
+        that extends the tip has its script checks started as each transaction is parsed,
+        so the signature helpers are at work from the block's first transactions, not only
+        once it is read, checked and stored. Raises DecodeError if ``raw`` does not parse."""
+        ahead = self._start_checks_ahead(BlockHeader.parse(ByteReader(raw[:BlockHeader.SIZE])))
+        if ahead is None:
+            return self.process_block(from_bytes(Block, raw), raw)
+        try:
+            with _collector_paused():
+                reader = ByteReader(raw)
+                block = Block.parse(reader, ahead.add)
+                reader.finish()
+        except BaseException:
+            ahead.session.abandon()
+            raise
+        return self.process_block(block, raw, ahead)
+
+    def _start_checks_ahead(self, header: BlockHeader) -> ChecksAhead | None:
+        """A script-check session fed ahead of connection, for a block that is about to
+        become the tip, when there are helpers to feed (with one worker there is nothing to
+        overlap); else None. The header's proof of work is checked first, so no work is
+        spent on a block nobody mined."""
+        if self.script_checker.workers == 1 or not is_new_tip(self, header):
+            return None
+        known = self.index.get(header.hash)
+        if known is not None and (known.status & HAVE_DATA or known.is_failed()):
+            return None
+        try:
+            check_block_header(header, self.params)
+        except ValidationError:
+            return None  # the block's own checks reject it with the reason
+        height = self.tip.height + 1
+        flags = block_script_flags(height, self.params, header.hash)
+        return ChecksAhead(self, header.hash, height, self.script_checker.session(flags))
 
     def _add_orphan(self, block: Block) -> None:
         # Context-free checks first: only plausible blocks may occupy the pool.
@@ -332,7 +380,7 @@ class ChainState:
         undo = self._validate_and_apply(block, index)
         index.status |= VALID_SCRIPTS | HAVE_UNDO
         with self.blocks.batch() as batch:
-            self.blocks.put_undo(index.hash, encode_block_undo(undo), batch)
+            self.blocks.put_undo(index.hash, undo, batch)
             self.blocks.put_index_records({index.hash: index.record()}, batch)
             self.blocks.set_marker(TIP_MARKER, index.hash, batch)
         self.coins.best_block = index.hash
@@ -344,10 +392,11 @@ class ChainState:
             listener.block_connected(block, index)
 
     def _validate_and_apply(self, block: Block, index: BlockIndex,
-                            verify: bool = True) -> list[list[Coin]]:
+                            verify: bool = True) -> bytes:
         """Core's ConnectBlock: check every input against the UTXO set, amounts, BIP68
         sequence locks, sigop cost and scripts; then spend and create coins in the cache.
-        With ``verify=False`` (replay of blocks connected before a crash) only apply."""
+        Returns the block's encoded undo data. With ``verify=False`` (replay of blocks
+        connected before a crash) only apply."""
         params = self.params
         height = index.height
         view = _BlockView(self.coins)
@@ -355,7 +404,15 @@ class ChainState:
         flags = int(block_script_flags(height, params, index.hash))
         enforce_bip68 = height >= params.csv_height
         prev_mtp = index.prev.median_time_past() if index.prev else 0
-        checks = self.script_checker.session(flags) if verify else None
+        checks = None
+        if verify:
+            ahead, self._ahead = self._ahead, None
+            if ahead is not None and ahead.block_hash == index.hash:
+                checks = ahead.session  # started while the block was parsed and checked
+            else:
+                if ahead is not None:
+                    ahead.session.abandon()
+                checks = self.script_checker.session(flags)
         # BIP30 (no tx may overwrite an unspent output) is implied by BIP34's unique coinbases;
         # before BIP34 it is checked, with Core's two historical exceptions on mainnet.
         enforce_bip30 = height < params.bip34_height and not _bip30_exception(index, params)
@@ -374,9 +431,13 @@ class ChainState:
                 checks.abandon()  # type: ignore[union-attr]
                 raise ValidationError("bad-cb-amount",
                                       f"coinbase pays too much (actual={reward} vs limit={limit})")
+        encoded_undo = b""  # a replay has its undo data stored already
+        if verify:
+            # Encoded while the helpers still verify signatures: it only reads spent coins.
+            encoded_undo = encode_block_undo(undo)
             checks.wait()  # type: ignore[union-attr]
         view.commit()
-        return undo
+        return encoded_undo
 
     def _check_and_apply_txs(self, block: Block, index: BlockIndex, view: _BlockView,
                              undo: list[list[Coin]], checks: BlockChecks | None, verify: bool,
@@ -600,6 +661,20 @@ class ChainState:
             self._validate_and_apply(block, index, verify=False)
         self.coins.best_block = tip.hash
         self.flush()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Connecting allocates tens of thousands of objects that all live until it ends: the
+    cyclic collector would walk the whole heap (the UTXO cache) again and again for
+    nothing. Paused meanwhile; it catches up afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _linked(index: BlockIndex, chain: ChainState) -> bool:

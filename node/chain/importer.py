@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.consensus.errors import DecodeError, ValidationError
-from node.consensus.primitives import Block, BlockHeader
-from node.consensus.serialize import ByteReader, from_bytes
+from node.consensus.primitives import BlockHeader
+from node.consensus.serialize import ByteReader
 
 from .chainstate import ChainState
 from .index import HAVE_DATA
@@ -97,8 +97,7 @@ def _import_one(chain: ChainState, position: _Position, raw: bytes,
             continue
         else:
             try:
-                block = from_bytes(Block, raw)
-                chain.process_block(block, raw)
+                chain.process_raw_block(raw)
                 stats.imported += 1
             except DecodeError as e:
                 stats.invalid.append((header.hash[::-1].hex(), f"undecodable block: {e}"))

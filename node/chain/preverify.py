@@ -1,11 +1,16 @@
-"""Script checks of a block ahead of its connection, off the event loop.
+"""Script checks of a block ahead of its connection.
 
-Connecting a block must run on the thread that owns the chain state, but its costly part, the
-input scripts, depends only on the block and the coins it spends. So the node verifies those
-first on a worker thread (:func:`preverify_scripts`), records the transactions that passed in
-the script cache, and only then connects the block, which skips them (Core's script execution
-cache plays the same part for transactions seen in the mempool). While the worker verifies,
-the event loop keeps answering the API and peers.
+Two uses. :class:`ChecksAhead` feeds a new tip's transactions, as each is parsed, to the
+script-check session its connection will wait for (``ChainState.process_raw_block``), so the
+signature helpers work while the block is still being read, checked and stored.
+
+:func:`preverify_scripts` verifies a block's scripts off the event loop. Connecting a block
+must run on the thread that owns the chain state, but its costly part, the input scripts,
+depends only on the block and the coins it spends. So the node verifies those first on a
+worker thread, records the transactions that passed in the script cache, and only then
+connects the block, which skips them (Core's script execution cache plays the same part for
+transactions seen in the mempool). While the worker verifies, the event loop keeps answering
+the API and peers.
 
 Only successes are recorded, keyed by wtxid and flags, so nothing here can make an invalid
 block pass: a transaction whose coins are not found (spent, or created by a block not yet
@@ -16,26 +21,55 @@ them), so a verdict stays true whatever the chain does meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from node.consensus.block_check import block_script_flags
 from node.consensus.coin import Coin
-from node.consensus.primitives import Block, Tx
+from node.consensus.primitives import Block, BlockHeader, Tx
 
-from .script_check import Check
+from .script_check import BlockChecks, Check
 
 if TYPE_CHECKING:
     from .chainstate import ChainState
 
 
-def is_new_tip(chain: ChainState, block: Block) -> bool:
+def is_new_tip(chain: ChainState, block: Block | BlockHeader) -> bool:
     """Whether ``block`` would extend the tip and no known header is beyond it: a new block
     at the head of the chain, not one of a catching-up sync (Core: !IsInitialBlockDownload).
     Only then does checking its scripts ahead pay: during a sync, most coins a block spends
     come from blocks not connected yet, and the extra pass over its inputs slowed a
     2,000-block sync from 0.9 to 0.6 of a file import (bench p2p)."""
-    prev = chain.index.get(block.header.prev_hash)
+    header = block.header if isinstance(block, Block) else block
+    prev = chain.index.get(header.prev_hash)
     return prev is chain.tip and chain.header_height <= prev.height + 1
+
+
+class ChecksAhead:
+    """Feeds a new tip's transactions, as they become known, to the script-check session
+    its connection will use, with the coins they spend as the chain has them now. A
+    transaction whose coins are not found is left for the connection to add (and reject if
+    they are missing). Runs on the chain's thread: the coins it reads stay in the cache for
+    the connection, which would read them next."""
+
+    __slots__ = ("chain", "block_hash", "height", "session", "_earlier", "_get")
+
+    def __init__(self, chain: ChainState, block_hash: bytes, height: int,
+                 session: BlockChecks) -> None:
+        self.chain = chain
+        self.block_hash = block_hash
+        self.height = height
+        self.session = session
+        self._earlier: dict[bytes, tuple[int, Tx]] = {}  # txid -> (position, tx)
+        get_coin_key = chain.coins.get_coin_key
+        self._get = lambda txid, n: get_coin_key((txid, n))
+
+    def add(self, pos: int, tx: Tx) -> None:
+        if pos:
+            coins = _spent_coins(self._get, tx, self._earlier, self.height)
+            if coins is not None:
+                self.session.add(pos, tx, coins)
+        self._earlier[tx.txid] = (pos, tx)
 
 
 def preverify_scripts(chain: ChainState, block: Block) -> tuple[int, list[bytes]]:
@@ -52,17 +86,18 @@ def preverify_scripts(chain: ChainState, block: Block) -> tuple[int, list[bytes]
     checks: list[Check] = []
     for pos, tx in enumerate(block.txs):
         if pos and not cache.covers(tx.wtxid, flags):
-            coins = _spent_coins(chain, tx, earlier, height)
+            coins = _spent_coins(chain.coins.peek_coin, tx, earlier, height)
             if coins is not None:
                 checks.append((pos, tx, coins))
         earlier[tx.txid] = (pos, tx)
     return flags, chain.script_checker.verified(checks, flags) if checks else []
 
 
-def _spent_coins(chain: ChainState, tx: Tx, earlier: dict[bytes, tuple[int, Tx]],
-                 height: int) -> list[Coin] | None:
+def _spent_coins(get: Callable[[bytes, int], Coin | None], tx: Tx,
+                 earlier: dict[bytes, tuple[int, Tx]], height: int) -> list[Coin] | None:
+    """The coins ``tx`` spends: outputs of ``earlier`` transactions of its block, or found
+    by ``get(txid, n)``; None if one is missing."""
     coins = []
-    peek = chain.coins.peek_coin
     for txin in tx.vin:
         txid, n = txin.prevout.txid, txin.prevout.n
         parent = earlier.get(txid)
@@ -71,7 +106,7 @@ def _spent_coins(chain: ChainState, tx: Tx, earlier: dict[bytes, tuple[int, Tx]]
                 return None
             coins.append(Coin(parent[1].vout[n], height, parent[0] == 0))
             continue
-        coin = peek(txid, n)
+        coin = get(txid, n)
         if coin is None:
             return None
         coins.append(coin)

@@ -5,16 +5,21 @@ How: the calling thread runs every input's script with a :class:`DeferringSignat
 which computes each OP_CHECKSIG's signature hash and records ``(pubkey, signature, digest)``
 instead of verifying it. The records go in batches to helper *processes*
 (:mod:`node.chain.verify_pool`) that only run libsecp256k1, while the caller goes on with the
-block's UTXO work. A script whose recorded signatures all verify has its real verdict; any
-input with a failed record, or whose optimistic run failed, is run again with real checks
-before anything is reported, so the answer is always the exact one.
+block's other work; what the helpers' queues cannot take the caller keeps, and verifies at the
+end together with the queued batches no helper has started. A script whose recorded
+signatures all verify has its real verdict; any input with a failed record, or whose
+optimistic run failed, is run again with real checks before anything is reported, so the
+answer is always the exact one.
+
+For a new tip the session starts before the block is even parsed to the end
+(``ChainState.process_raw_block`` feeds it each transaction as it is read, see
+:class:`node.chain.preverify.ChecksAhead`): the helpers are then busy from the block's first
+transactions, while the caller parses, checks and stores the block and updates the coins.
 
 Why not threads: libsecp256k1 releases the GIL, but the Python around each check does not,
 and a thread coming back from C waits for the GIL held by the thread doing the block's Python
 work. Measured on 2 cores with 35 µs of Python per input: two threads reached 64-71 µs per
-input, one helper process 45 µs. On the benchmark's blocks (bench block_connect) the block
-goes from 0.22 to 0.40-0.43 of two cores' raw verify rate; what is left is serial: parsing,
-CheckBlock and storing the block come before the first script can be checked.
+input, one helper process 45 µs.
 
 ``workers`` counts the cores doing signature checks, the caller included: 1 verifies inline
 (no helper), N starts N - 1 helpers, on first need.
@@ -43,7 +48,8 @@ from .verify_pool import Record, Tag, VerifyPool, failed_tags
 Check = tuple[int, Tx, list[Coin]]  # (position of the tx in its block, tx, coins it spends)
 
 BATCH_RECORDS = 32  # signature checks per batch: ~1.5 ms of work, enough to amortise a hand-off
-INLINE_CHUNK = 4  # records the caller verifies itself when the helpers are all busy
+INLINE_CHUNK = 8  # records the caller verifies between offers of more batches to the helpers
+RETRY_ADDS = 32  # transactions added between offers while the helpers' queues are full
 
 
 def _check_input(tx: Tx, n: int, coin: Coin, flags: int,
@@ -131,7 +137,8 @@ class BlockChecks:
     then ``wait`` (or ``abandon`` if the block failed otherwise)."""
 
     __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_records", "_tags",
-                 "_suspects", "_failed", "_pool", "_inline", "_all_failures")
+                 "_suspects", "_failed", "_pool", "_inline", "_all_failures", "_adds",
+                 "_next_offer")
 
     def __init__(self, checker: ScriptChecker, flags: int, use_cache: bool = True,
                  all_failures: bool = False) -> None:
@@ -139,8 +146,11 @@ class BlockChecks:
         self.flags = int(flags)
         self.cache = checker.cache if use_cache else None
         self.skipped = 0  # transactions the script cache vouched for
-        self._txs: dict[int, tuple[Tx, list[Coin], PrecomputedTxData]] = {}
-        self._records: list[Record] = []  # deferred signature checks not yet dispatched
+        # Transactions added, by position (None: the script cache vouched for it).
+        self._txs: dict[int, tuple[Tx, list[Coin], PrecomputedTxData] | None] = {}
+        # Deferred signature checks not yet sent: the helpers take batches from the front,
+        # the caller verifies from the back once its other work on the block is done.
+        self._records: list[Record] = []
         self._tags: list[Tag] = []  # (tx position, input) of each record
         self._suspects: set[Tag] = set()  # inputs to run again for real
         self._failed: dict[int, tuple[str, str]] = {}  # tx position -> its verdict, if known
@@ -149,12 +159,23 @@ class BlockChecks:
         self._inline = checker.workers == 1
         # A block needs only its earliest failure: once one is known, later ones are moot.
         self._all_failures = all_failures
+        self._adds = 0
+        self._next_offer = 0  # offer batches to the helpers again at this many adds
 
     def add(self, pos: int, tx: Tx, coins: list[Coin]) -> None:
+        """Check transaction ``pos`` spending ``coins``. A transaction added already (checks
+        started ahead of the block's connection) is not checked twice."""
+        self._adds += 1
+        if pos in self._txs:
+            # Still worth the call: the helpers may have room for more of what is kept.
+            if self._adds >= self._next_offer and len(self._records) >= BATCH_RECORDS:
+                self._dispatch()
+            return
         # The cache is keyed by wtxid, which commits to the witness; the spent coins are fixed
         # by the outpoints the txid commits to, so a cached verdict still applies.
         if self.cache is not None and self.cache.covers(tx.wtxid, self.flags):
             self.skipped += 1
+            self._txs[pos] = None  # seen: not looked up again
             return
         if self._failed and not self._all_failures:
             return  # transactions come in block order: this one cannot fail earlier
@@ -180,10 +201,11 @@ class BlockChecks:
                 self._suspects.add((pos, n))
                 continue
             tags.extend([(pos, n)] * (len(records) - before))
-        if len(records) >= BATCH_RECORDS:
+        if len(records) >= BATCH_RECORDS and self._adds >= self._next_offer:
             self._dispatch()
 
     def _dispatch(self) -> None:
+        """Offer the helpers whole batches from the front of what is kept."""
         records, tags = self._records, self._tags
         if self._pool is None:
             self._pool = self.checker._acquire_pool()
@@ -191,36 +213,51 @@ class BlockChecks:
                 self._records, self._tags = [], []
                 self._inline_verify(records, tags)
                 return
-        if self._pool.submit(records, tags):
-            self._records, self._tags = [], []
-            return
-        # The helpers have work queued: verify a few records here and try again after the
-        # next transactions. A few, not the batch: while the caller verifies, the helpers
-        # may run dry (the caller's share should be small, about (verify - python) / 2).
-        chunk = INLINE_CHUNK
-        self._inline_verify(records[-chunk:], tags[-chunk:])
-        del records[-chunk:], tags[-chunk:]
+        sent = self._offer(BATCH_RECORDS)
+        # Full queues: the helpers are busy; keep the rest and offer again a little later
+        # (each offer polls the pipes: not worth doing per transaction).
+        self._next_offer = self._adds + RETRY_ADDS if len(records) > sent else 0
+
+    def _offer(self, smallest: int) -> int:
+        """Send batches of at least ``smallest`` records while the helpers take them."""
+        records, tags = self._records, self._tags
+        sent = 0
+        while len(records) - sent >= smallest:
+            end = sent + BATCH_RECORDS
+            if not self._pool.submit(records[sent:end], tags[sent:end]):  # type: ignore[union-attr]
+                break
+            sent = min(end, len(records))
+        if sent:
+            del records[:sent], tags[:sent]
+        return sent
 
     def _inline_verify(self, records: list[Record], tags: list[Tag]) -> None:
         self._suspects.update(failed_tags(records, tags))
 
     def _collect(self) -> None:
-        """Verify what is left and gather the helpers' answers into the suspects."""
-        if self._records:
-            records, tags = self._records, self._tags
-            self._records, self._tags = [], []
-            self._inline_verify(records, tags)  # the caller would only wait otherwise
-        self._suspects.update(self._give_back_pool())
+        """Verify what is left, sharing it with the helpers, and gather their answers into
+        the suspects."""
+        if self._pool is None and self._records:
+            self._dispatch()  # takes the helpers, or verifies everything here if they are busy
+        records, tags = self._records, self._tags
+        while records:
+            if self._pool is not None:
+                self._offer(1)  # the helpers take from the front while they have room
+            chunk = records[-INLINE_CHUNK:]
+            if chunk:
+                self._inline_verify(chunk, tags[-INLINE_CHUNK:])
+                del records[-INLINE_CHUNK:], tags[-INLINE_CHUNK:]
+        if self._pool is not None:
+            try:
+                # The helpers' queued batches are shared out again: the caller takes back
+                # those not started yet.
+                self._suspects.update(self._pool.collect())
+            finally:
+                self._give_back_pool()
 
-    def _give_back_pool(self) -> list[Tag]:
-        """Wait for the helpers' answers (the tags that failed) and free them for others."""
-        if self._pool is None:
-            return []
-        try:
-            return self._pool.collect()
-        finally:
-            self._pool = None
-            self.checker._release_pool()
+    def _give_back_pool(self) -> None:
+        self._pool = None
+        self.checker._release_pool()
 
     def finish(self) -> dict[int, tuple[str, str]]:
         """Wait for every check; run the suspect inputs again with real checks, in block
@@ -234,7 +271,7 @@ class BlockChecks:
                 continue
             if stop_at_first and failed and pos > min(failed):
                 break
-            tx, coins, cache = self._txs[pos]
+            tx, coins, cache = self._txs[pos]  # type: ignore[misc]
             failure = _check_input(tx, n, coins[n], self.flags, cache)
             if failure is not None:
                 failed[pos] = failure
@@ -253,4 +290,8 @@ class BlockChecks:
     def abandon(self) -> None:
         """The block failed for another reason: drop the work, leaving the helpers idle."""
         self._records, self._tags = [], []
-        self._give_back_pool()
+        if self._pool is not None:
+            try:
+                self._pool.cancel()
+            finally:
+                self._give_back_pool()

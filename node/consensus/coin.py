@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .primitives import TxOut, slot_setters
 
@@ -12,6 +12,10 @@ class Coin:
     txout: TxOut
     height: int  # height of the block that created it (Core: nHeight)
     is_coinbase: bool  # Core: fCoinBase; coinbase outputs mature after COINBASE_MATURITY
+    # The coin's chainstate encoding when it was read from the database (storage.codec):
+    # the undo data of the block that spends it repeats those bytes, so they are not
+    # computed again.
+    stored: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def value(self) -> int:
@@ -23,14 +27,16 @@ class Coin:
 
 
 _new = object.__new__
-_SET_TXOUT, _SET_HEIGHT, _SET_COINBASE = slot_setters(Coin, "txout", "height", "is_coinbase")
+_SET_TXOUT, _SET_HEIGHT, _SET_COINBASE, _SET_STORED = slot_setters(
+    Coin, "txout", "height", "is_coinbase", "stored")
 
 
-def make_coin(txout: TxOut, height: int, is_coinbase: bool) -> Coin:
-    """``Coin(txout, height, is_coinbase)`` for hot loops: fills the slots directly, where a
-    frozen dataclass's __init__ goes through object.__setattr__ for each field."""
+def make_coin(txout: TxOut, height: int, is_coinbase: bool, stored: bytes | None = None) -> Coin:
+    """``Coin(txout, height, is_coinbase, stored)`` for hot loops: fills the slots directly,
+    where a frozen dataclass's __init__ goes through object.__setattr__ for each field."""
     coin = _new(Coin)
     _SET_TXOUT(coin, txout)
     _SET_HEIGHT(coin, height)
     _SET_COINBASE(coin, is_coinbase)
+    _SET_STORED(coin, stored)
     return coin

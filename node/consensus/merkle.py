@@ -8,6 +8,7 @@ carries (BIP141; Core: GetWitnessCommitmentIndex, GenerateCoinbaseCommitment). P
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from .hashes import sha256d
@@ -36,13 +37,15 @@ def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
     _check_hashes(hashes)
     level = list(hashes)
     mutated = False
+    sha = hashlib.sha256  # sha256d inlined: every block hashes two trees of all its txs
     while len(level) > 1:
-        for pos in range(0, len(level) - 1, 2):
-            if level[pos] == level[pos + 1]:
-                mutated = True
+        lefts, rights = level[0::2], level[1::2]
+        if not mutated:
+            # An odd level's last hash has no pair yet: zip stops before it.
+            mutated = any(a == b for a, b in zip(lefts, rights, strict=False))
         if len(level) & 1:
-            level.append(level[-1])
-        level = [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+            rights.append(lefts[-1])
+        level = [sha(sha(a + b).digest()).digest() for a, b in zip(lefts, rights, strict=True)]
     if not level:
         return NULL_HASH, False
     return level[0], mutated

@@ -8,6 +8,7 @@ immutable slotted dataclass with ``serialize()`` and a ``parse(reader)`` classme
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import DecodeError
@@ -445,10 +446,19 @@ class Block:
         return b"".join((self.header.serialize(), compact_size(len(self.txs)), *body))
 
     @classmethod
-    def parse(cls, r: ByteReader) -> Block:
+    def parse(cls, r: ByteReader, on_tx: Callable[[int, Tx], object] | None = None) -> Block:
+        """``on_tx(position, tx)``, if given, is called as each transaction is read: a caller
+        can start work on the first transactions while the rest are still being parsed."""
         header = BlockHeader.parse(r)
         n = _read_count(r, 10, "transaction")  # a tx is at least 10 bytes
-        return cls(header, tuple(Tx.parse(r) for _ in range(n)))
+        if on_tx is None:
+            return cls(header, tuple(Tx.parse(r) for _ in range(n)))
+        txs = []
+        for pos in range(n):
+            tx = Tx.parse(r)
+            on_tx(pos, tx)
+            txs.append(tx)
+        return cls(header, tuple(txs))
 
     @classmethod
     def from_hex(cls, s: str) -> Block:

@@ -37,7 +37,7 @@ def check_transaction(tx: Tx) -> None:
             raise ValidationError("bad-txns-txouttotal-toolarge")
 
     # CVE-2018-17144: duplicate inputs within one transaction would inflate the supply.
-    if len({txin.prevout for txin in tx.vin}) != len(tx.vin):
+    if len(tx.vin) > 1 and len({txin.prevout for txin in tx.vin}) != len(tx.vin):
         raise ValidationError("bad-txns-inputs-duplicate")
 
     if tx.is_coinbase():

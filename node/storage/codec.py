@@ -241,6 +241,7 @@ def encode_coin(coin: Coin) -> bytes:
 
 
 def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
+    start = pos
     code, pos = _varint_at(data, pos, _U32_MAX)
     amount, pos = _varint_at(data, pos, _U64_MAX)
     value = decompress_amount(amount)
@@ -256,7 +257,7 @@ def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
     else:
         script, pos = _script_at(data, pos)
     # Coins are decoded on every cache miss of block connection: slots filled directly.
-    return make_coin(make_txout(value, script), code >> 1, bool(code & 1)), pos
+    return make_coin(make_txout(value, script), code >> 1, bool(code & 1), data[start:pos]), pos
 
 
 def decode_coin(data: bytes) -> Coin:
@@ -275,6 +276,14 @@ def read_coin(r: ByteReader) -> Coin:
 # -- undo data ---------------------------------------------------------------------------------
 def encode_txin_undo(coin: Coin) -> bytes:
     """Core's TxInUndoFormatter::Ser: a coin with a dummy 0x00 after the code if height > 0."""
+    stored = coin.stored
+    if stored is not None:  # read from the chainstate: the same bytes, bar the dummy
+        if coin.height == 0:
+            return stored
+        end = 1  # of the code's VARINT: its last byte has the high bit clear
+        while stored[end - 1] & 0x80:
+            end += 1
+        return stored[:end] + b"\x00" + stored[end:]
     code = varint(_coin_code(coin))
     if coin.height > 0:
         code += b"\x00"

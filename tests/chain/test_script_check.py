@@ -6,17 +6,20 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import threading
+from dataclasses import replace
 
 import pytest
 
 from node.chain.chainstate import ChainState
-from node.chain.verify_pool import encode_records, verify_encoded
+from node.chain.verify_pool import VerifyPool, encode_records, verify_encoded
 from node.consensus import crypto
-from node.consensus.errors import ValidationError
+from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import sha256
 from node.consensus.params import REGTEST
-from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
+from node.consensus.primitives import Block, OutPoint, Tx, TxIn, TxOut
 from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
+from node.mining.blocktools import solve
 from tests.p2p.framework import wait_until
 
 from .builder import BlockMaker, mine_to_maturity
@@ -203,3 +206,128 @@ def test_garbage_collection_resumes_after_a_block(funded, valid):
         with pytest.raises(ValidationError):
             chain.process_block(block)
     assert gc.isenabled()
+
+
+# -- checks started ahead of connection (node.chain.preverify.ChecksAhead) ----------------------
+def _sessions(chain: ChainState) -> list:
+    """Record every session the chain's checker opens."""
+    opened = []
+    original = chain.script_checker.session
+
+    def spy(flags):
+        session = original(flags)
+        opened.append(session)
+        return session
+
+    chain.script_checker.session = spy
+    return opened
+
+
+def _pool_is_free(chain: ChainState) -> bool:
+    lock = chain.script_checker._pool_lock
+    if not lock.acquire(blocking=False):
+        return False
+    lock.release()
+    return True
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["parsed", "raw"])
+def test_a_new_tip_connects_with_the_checks_started_ahead(funded, raw):
+    chain, maker, fan = funded
+    # A fan-out and its children in one block: the children's coins come from the block.
+    share = fan.vout[0].value
+    inner = maker.wallet.spend([(OutPoint(fan.txid, 0), share)],
+                               [TxOut((share - 1_000) // SPENDS, maker.wallet.script_pubkey)] *
+                               SPENDS)
+    kids = [maker.wallet.spend([(OutPoint(inner.txid, i), inner.vout[i].value)],
+                               [TxOut(inner.vout[i].value - 100, maker.wallet.script_pubkey)])
+            for i in range(SPENDS)]
+    block = maker.block(chain.tip, [inner, *kids, *_spends(maker, fan)[1:]],
+                        fees=1_000 + SPENDS * 100 + (SPENDS - 1) * 1_000)
+    opened = _sessions(chain)
+    index = chain.process_raw_block(block.serialize()) if raw else chain.process_block(block)
+    assert index.hash == block.hash == chain.tip.hash
+    # One session: the one started ahead is the one the connection waited for, and it had
+    # every transaction before the connection began (none was left for it to add).
+    assert len(opened) == 1
+    assert set(opened[0]._txs) == set(range(1, len(block.txs)))
+    assert chain.script_checker._pool.running and _pool_is_free(chain)
+
+
+def _double_spend(maker: BlockMaker, fan: Tx) -> list[Tx]:
+    txs = _spends(maker, fan)
+    share = fan.vout[0].value
+    txs.append(maker.wallet.spend([(OutPoint(fan.txid, 0), share)],
+                                  [TxOut(share - 2_000, maker.wallet.script_pubkey)]))
+    return txs
+
+
+@pytest.mark.parametrize("failure", ["bad-txnmrklroot", "bad-txns-inputs-missingorspent",
+                                     "truncated"])
+def test_checks_started_ahead_are_dropped_when_the_block_fails_otherwise(funded, failure):
+    chain, maker, fan = funded
+    tip, stats = chain.tip, chain.utxo_stats()
+    if failure == "bad-txns-inputs-missingorspent":
+        block = maker.block(chain.tip, _double_spend(maker, fan), fees=SPENDS * 1_000 + 2_000)
+    else:
+        block = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    raw = block.serialize()
+    if failure == "bad-txnmrklroot":
+        header = replace(block.header, merkle_root=bytes(32))
+        raw = solve(Block(header, block.txs), REGTEST).serialize()
+    elif failure == "truncated":
+        raw = raw[:-10]
+    opened = _sessions(chain)
+    with pytest.raises((ValidationError, DecodeError)) as err:
+        chain.process_raw_block(raw)
+    if failure != "truncated":
+        assert err.value.reason == failure
+    assert opened and opened[0]._pool is None  # the ahead session was started, then dropped
+    assert _pool_is_free(chain)
+    assert chain.tip is tip and chain.utxo_stats() == stats
+    good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_raw_block(good.serialize()).hash == good.hash
+
+
+def test_a_helper_that_has_not_started_a_batch_gives_it_back(funded):
+    """The caller takes back queued batches (newest first) and verifies them itself: here
+    the helper is stopped, so every batch but the oldest is taken back, and the answers of
+    both sides count."""
+    chain, maker, fan = funded
+    secret = sha256(b"steal key")
+    pubkey = crypto.pubkey_from_secret(secret)
+    records, tags = [], []
+    for i in range(4 * 32):
+        digest = sha256(i.to_bytes(4, "little"))
+        records.append((pubkey, crypto.sign(secret, digest), digest))
+        tags.append((i, 0))
+    for bad in (5, 100):  # one in the batch the helper keeps, one in a batch taken back
+        records[bad] = (pubkey, records[bad][1], sha256(b"not this"))
+    pool = VerifyPool(1)
+    pool.start()
+    try:
+        pid = pool.pids()[0]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            for start in range(0, len(records), 32):
+                assert pool.submit(records[start:start + 32], tags[start:start + 32])
+            limit, second = pool._limits[0], pool._pending[0][1].seq
+
+            def resume() -> None:  # once the caller has taken back what it could
+                try:
+                    wait_until(lambda: limit.value == second)
+                finally:
+                    os.kill(pid, signal.SIGCONT)
+
+            resumer = threading.Thread(target=resume)
+            resumer.start()
+            failed = pool.collect()
+            resumer.join()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert sorted(failed) == [(5, 0), (100, 0)]
+        assert pool.taken_back == 3
+        # The skipped answers were read: the next batch is answered on its own.
+        assert pool.submit(records[:32], tags[:32]) and pool.collect() == [(5, 0)]
+    finally:
+        pool.stop()

@@ -21,6 +21,7 @@ from node.storage.codec import (
     encode_block_undo,
     encode_coin,
     encode_script,
+    encode_txin_undo,
     read_varint,
     varint,
 )
@@ -253,6 +254,16 @@ def test_empty_block_undo():
 @given(st.lists(st.lists(coins, max_size=4), max_size=4))
 def test_block_undo_round_trips(block_undo):
     assert decode_block_undo(encode_block_undo(block_undo)) == block_undo
+
+
+@FAST
+@given(coins)
+def test_undo_of_a_coin_read_from_the_database_is_its_undo_encoding(coin):
+    # Coins read back keep their stored bytes, which the undo encoding reuses.
+    read = decode_coin(encode_coin(coin))
+    assert read.stored == encode_coin(coin)
+    assert encode_txin_undo(read) == encode_txin_undo(coin)
+    assert encode_block_undo([[read, coin]]) == encode_block_undo([[coin, coin]])
 
 
 @pytest.mark.parametrize("hex_", ["", "01", "0101", "ff", "fe00000001", "0100" + "00"],

@@ -99,8 +99,13 @@ def witness_sigop_count(script_sig: bytes, script_pubkey: bytes, witness: tuple[
 
 def legacy_sigop_count(tx: Tx) -> int:
     """Core's GetLegacySigOpCount: inaccurate counts over every scriptSig and scriptPubKey."""
-    return sum(script_sigop_count(i.script_sig, False) for i in tx.vin) + \
-        sum(script_sigop_count(o.script_pubkey, False) for o in tx.vout)
+    n = 0
+    for txin in tx.vin:
+        if txin.script_sig:  # empty for every segwit input
+            n += script_sigop_count(txin.script_sig, False)
+    for out in tx.vout:
+        n += script_sigop_count(out.script_pubkey, False)
+    return n
 
 
 def tx_p2sh_sigop_count(tx: Tx, spent: Sequence[TxOut]) -> int:
