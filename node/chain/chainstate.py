@@ -720,12 +720,9 @@ class _BlockView:
         self.added[key] = coin
 
     def commit(self) -> None:
-        spend, add = self.base.spend_coin_key, self.base.add_coin_key
-        for key in self.spent:
-            spend(key)
-        for key, coin in self.added.items():
-            # Pre-BIP34 duplicate coinbases overwrite (Core's possible_overwrite for them).
-            add(key, coin, True)
+        # Added with possible_overwrite: pre-BIP34 duplicate coinbases overwrite (Core's
+        # possible_overwrite for them). Unspendable outputs were never added here.
+        self.base.apply_block_changes(self.spent, self.added)
 
 
 __all__ = ["ChainState", "ChainListener"]

@@ -49,7 +49,7 @@ Check = tuple[int, Tx, list[Coin]]  # (position of the tx in its block, tx, coin
 
 BATCH_RECORDS = 32  # signature checks per batch: ~1.5 ms of work, enough to amortise a hand-off
 INLINE_CHUNK = 8  # records the caller verifies between offers of more batches to the helpers
-RETRY_ADDS = 32  # transactions added between offers while the helpers' queues are full
+RETRY_ADDS = 64  # transactions added between offers while the helpers' queues are full
 
 
 def _check_input(tx: Tx, n: int, coin: Coin, flags: int,

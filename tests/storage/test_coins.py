@@ -330,3 +330,34 @@ def test_cache_matches_a_plain_dict_model(steps):
         cache.flush(sync=False)
         assert dict(cdb.iter_coins()) == model
         assert cdb.best_block() == BLOCK_A
+
+
+def _state(cache: CoinsCache) -> tuple:
+    return (dict(cache._coins), set(cache._dirty), set(cache._fresh), cache.memory_usage())
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["new-coins", "overwrite"])
+def test_a_blocks_changes_in_bulk_equal_one_at_a_time(tmp_path, overlap):
+    """apply_block_changes is spend_coin_key for each spent key, then add_coin_key with
+    possible_overwrite for each added coin, whichever path it takes."""
+    def prepared(name: str) -> CoinsCache:
+        db = Database(tmp_path / name)
+        coins_db = CoinsDB(db)
+        coins_db.write_changes({op(i): coin(i) for i in range(4)}, BLOCK_A, sync=False)
+        cache = CoinsCache(coins_db)
+        cache.get_coin(op(0))  # clean in the cache
+        cache.add_coin(op(10), coin(10), possible_overwrite=False)  # fresh
+        cache.add_coin(op(11), coin(11), possible_overwrite=False)  # fresh, stays unspent
+        return cache
+
+    spent = [(op(i).txid, 0) for i in (0, 1, 10)]
+    added = {(op(20 + i).txid, 0): coin(20 + i, script=SCRIPTS[i % 3]) for i in range(5)}
+    if overlap:
+        added[(op(11).txid, 0)] = coin(99)  # an unspent coin overwritten (BIP30 era)
+    one_by_one, bulk = prepared("one"), prepared("bulk")
+    for key in spent:
+        one_by_one.spend_coin_key(key)
+    for key, c in added.items():
+        one_by_one.add_coin_key(key, c, True)
+    bulk.apply_block_changes(spent, added)
+    assert _state(bulk) == _state(one_by_one)
