@@ -52,11 +52,10 @@ class ChecksAhead:
     they are missing). Runs on the chain's thread: the coins it reads stay in the cache for
     the connection, which would read them next."""
 
-    __slots__ = ("chain", "block_hash", "height", "session", "_earlier", "_get")
+    __slots__ = ("block_hash", "height", "session", "_earlier", "_get")
 
     def __init__(self, chain: ChainState, block_hash: bytes, height: int,
                  session: BlockChecks) -> None:
-        self.chain = chain
         self.block_hash = block_hash
         self.height = height
         self.session = session

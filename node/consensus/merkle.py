@@ -8,7 +8,6 @@ carries (BIP141; Core: GetWitnessCommitmentIndex, GenerateCoinbaseCommitment). P
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 from .hashes import sha256d
@@ -37,7 +36,6 @@ def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
     _check_hashes(hashes)
     level = list(hashes)
     mutated = False
-    sha = hashlib.sha256  # sha256d inlined: every block hashes two trees of all its txs
     while len(level) > 1:
         lefts, rights = level[0::2], level[1::2]
         if not mutated:
@@ -45,7 +43,7 @@ def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
             mutated = any(a == b for a, b in zip(lefts, rights, strict=False))
         if len(level) & 1:
             rights.append(lefts[-1])
-        level = [sha(sha(a + b).digest()).digest() for a, b in zip(lefts, rights, strict=True)]
+        level = [sha256d(a + b) for a, b in zip(lefts, rights, strict=True)]
     if not level:
         return NULL_HASH, False
     return level[0], mutated

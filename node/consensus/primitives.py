@@ -7,7 +7,6 @@ immutable slotted dataclass with ``serialize()`` and a ``parse(reader)`` classme
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,14 +208,12 @@ class Tx:
         total = pos - start
         # The parser accepts only canonical encodings, so the bytes just read are exactly what
         # serialize() would write: hash them now rather than re-serializing later.
-        sha = _sha256  # sha256d inlined: twice per transaction parsed
         if witness_bytes:
-            txid = sha(sha(b"".join((data[start:start + 4], data[start + 6:wstart],
-                                     data[pos - 4:pos]))).digest()).digest()
-            wtxid = sha(sha(data[start:pos]).digest()).digest()
+            txid = sha256d(data[start:start + 4] + data[start + 6:wstart] + data[pos - 4:pos])
+            wtxid = sha256d(data[start:pos])
             base_size = total - witness_bytes - 2  # BIP141: no marker, flag or witnesses
         else:
-            txid = wtxid = sha(sha(data[start:pos]).digest()).digest()
+            txid = wtxid = sha256d(data[start:pos])
             base_size = total
         return _make_tx(version, inputs, tuple(vout), locktime, txid, wtxid, base_size, total)
 
@@ -269,12 +266,7 @@ class Tx:
         return (self.weight + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
 
     def is_coinbase(self) -> bool:
-        # OutPoint.is_null inlined: asked several times per transaction of every block.
-        vin = self.vin
-        if len(vin) != 1:
-            return False
-        prevout = vin[0].prevout
-        return prevout.n == NULL_INDEX and prevout.txid == NULL_HASH
+        return len(self.vin) == 1 and self.vin[0].prevout.is_null()
 
 
 # Constructors for the parser that fill the slots directly: a frozen dataclass's __init__
@@ -333,7 +325,6 @@ def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], lockt
     return o
 
 
-_sha256 = hashlib.sha256
 _I32_AT = struct.Struct("<i").unpack_from
 _U32_AT = struct.Struct("<I").unpack_from
 _I64_AT = struct.Struct("<q").unpack_from

@@ -317,13 +317,9 @@ class DeferringSignatureChecker(TxSignatureChecker):
 
     __slots__ = ("deferred",)
 
-    def __init__(self, tx: Tx, n_in: int, amount: int, cache: PrecomputedTxData,
+    def __init__(self, tx: Tx, n_in: int, amount: int, cache: PrecomputedTxData | None,
                  deferred: list[tuple[bytes, bytes, bytes]]) -> None:
-        # TxSignatureChecker's fields set here, not through super(): one is made per input.
-        self.tx = tx
-        self.n_in = n_in
-        self.amount = amount
-        self.cache = cache
+        super().__init__(tx, n_in, amount, cache)
         self.deferred = deferred
 
     def check_ecdsa_signature_or_defer(self, sig: bytes, pubkey: bytes, script_code: bytes,

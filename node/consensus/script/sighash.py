@@ -7,7 +7,6 @@ not O(n^2).
 
 from __future__ import annotations
 
-import hashlib
 import struct
 
 from ..hashes import sha256d
@@ -123,21 +122,9 @@ class PrecomputedTxData:
         """For SIGHASH_ALL (the common case) everything before the input's outpoint and after
         its sequence is the same for every input: serialize it once per transaction."""
         if self._all_prefix is None:
-            # The three midstate hashes computed here directly (not through the properties,
-            # with sha256d inlined): this runs once per transaction of every block.
             tx = self.tx
-            vin = tx.vin
-            sha = hashlib.sha256
-            if self._prevouts is None:
-                self._prevouts = sha(sha(b"".join(
-                    [_PACK_OUTPOINT(i.prevout.txid, i.prevout.n) for i in vin])).digest()).digest()
-            if self._sequence is None:
-                self._sequence = sha(sha(b"".join(
-                    [_PACK_U32(i.sequence) for i in vin])).digest()).digest()
-            if self._outputs is None:
-                self._outputs = sha(sha(serialize_outputs(tx.vout)).digest()).digest()
-            self._all_prefix = b"".join((_PACK_I32(tx.version), self._prevouts, self._sequence))
-            self._all_suffix = self._outputs + _PACK_LOCKTIME_ALL(tx.locktime, SIGHASH_ALL)
+            self._all_prefix = _PACK_I32(tx.version) + self.hash_prevouts + self.hash_sequence
+            self._all_suffix = self.hash_outputs + _PACK_LOCKTIME_ALL(tx.locktime, SIGHASH_ALL)
         return self._all_prefix, self._all_suffix  # type: ignore[return-value]
 
     # Serialized with precompiled structs in list comprehensions: these run for every
@@ -195,11 +182,10 @@ def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amo
     if hash_type == SIGHASH_ALL:
         prefix, suffix = cache.sighash_all_parts()
         prevout = txin.prevout
-        sha = hashlib.sha256
-        return sha(sha(b"".join((
+        return sha256d(b"".join((
             prefix, _PACK_OUTPOINT(prevout.txid, prevout.n), compact_size(len(script_code)),
             script_code,
-            _PACK_AMOUNT_SEQUENCE(amount, txin.sequence), suffix))).digest()).digest()
+            _PACK_AMOUNT_SEQUENCE(amount, txin.sequence), suffix)))
     base_type = hash_type & 0x1F
     anyone_can_pay = hash_type & SIGHASH_ANYONECANPAY
     hash_prevouts = _ZERO32 if anyone_can_pay else cache.hash_prevouts
