@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from node.chain.chainstate import ChainState
-from node.chain.verify_pool import VerifyPool, encode_records, verify_encoded
+from node.chain.verify_pool import NO_LIMIT, VerifyPool, encode_records, verify_encoded
 from node.consensus import crypto
 from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import sha256
@@ -289,20 +289,13 @@ def test_checks_started_ahead_are_dropped_when_the_block_fails_otherwise(funded,
     assert chain.process_raw_block(good.serialize()).hash == good.hash
 
 
-def test_a_helper_that_has_not_started_a_batch_gives_it_back(funded):
+def test_a_helper_that_has_not_started_a_batch_gives_it_back():
     """The caller takes back queued batches (newest first) and verifies them itself: here
     the helper is stopped, so every batch but the oldest is taken back, and the answers of
     both sides count."""
-    chain, maker, fan = funded
-    secret = sha256(b"steal key")
-    pubkey = crypto.pubkey_from_secret(secret)
-    records, tags = [], []
-    for i in range(4 * 32):
-        digest = sha256(i.to_bytes(4, "little"))
-        records.append((pubkey, crypto.sign(secret, digest), digest))
-        tags.append((i, 0))
+    records, tags = _signed_records(4 * 32)
     for bad in (5, 100):  # one in the batch the helper keeps, one in a batch taken back
-        records[bad] = (pubkey, records[bad][1], sha256(b"not this"))
+        records[bad] = (records[bad][0], records[bad][1], sha256(b"not this"))
     pool = VerifyPool(1)
     pool.start()
     try:
@@ -329,5 +322,49 @@ def test_a_helper_that_has_not_started_a_batch_gives_it_back(funded):
         assert pool.taken_back == 3
         # The skipped answers were read: the next batch is answered on its own.
         assert pool.submit(records[:32], tags[:32]) and pool.collect() == [(5, 0)]
+    finally:
+        pool.stop()
+
+
+def _signed_records(count: int) -> tuple[list, list]:
+    secret = sha256(b"pool records")
+    pubkey = crypto.pubkey_from_secret(secret)
+    records, tags = [], []
+    for i in range(count):
+        digest = sha256(i.to_bytes(4, "little"))
+        records.append((pubkey, crypto.sign(secret, digest), digest))
+        tags.append((i, 0))
+    return records, tags
+
+
+def test_cancelled_work_leaves_the_helpers_taking_new_batches():
+    records, tags = _signed_records(64)
+    records[40] = (records[40][0], records[40][1], sha256(b"not this"))
+    pool = VerifyPool(1)
+    pool.start()
+    try:
+        for start in range(0, 64, 32):
+            assert pool.submit(records[start:start + 32], tags[start:start + 32])
+        pool.cancel()
+        assert all(limit.value == NO_LIMIT for limit in pool._limits)
+        # The helper verifies the next batches itself (the caller takes none back).
+        for start in range(0, 64, 32):
+            assert pool.submit(records[start:start + 32], tags[start:start + 32])
+        pool._drain(block=True)
+        assert pool.collect() == [(40, 0)] and pool.taken_back == 0
+    finally:
+        pool.stop()
+
+
+def test_a_batch_a_helper_skipped_unasked_is_verified_by_the_caller():
+    records, tags = _signed_records(32)
+    records[7] = (records[7][0], records[7][1], sha256(b"not this"))
+    pool = VerifyPool(1)
+    pool.start()
+    try:
+        pool._limits[0].value = 0  # as if a stale limit were left: the helper skips it
+        assert pool.submit(records, tags)
+        assert pool.collect() == [(7, 0)]
+        assert pool._limits[0].value == NO_LIMIT
     finally:
         pool.stop()
