@@ -440,12 +440,25 @@ class ChainState:
                 checks.abandon()  # type: ignore[union-attr]
                 raise ValidationError("bad-cb-amount",
                                       f"coinbase pays too much (actual={reward} vs limit={limit})")
-        encoded_undo = b""  # a replay has its undo data stored already
-        if verify:
-            # Encoded while the helpers still verify signatures: it only reads spent coins.
-            encoded_undo = encode_block_undo(undo)
+        if not verify:
+            view.commit()
+            return b""  # a replay has its undo data stored already
+        # Encoded while the helpers still verify signatures: it only reads spent coins.
+        encoded_undo = encode_block_undo(undo)
+        if _bip30_exception(index, params):
+            # Its coinbase overwrites an unspent one, which reverting could not bring back.
             checks.wait()  # type: ignore[union-attr]
+            view.commit()
+            return encoded_undo
+        # The cache is updated before the last signatures are in, so that the helpers verify
+        # while this thread does it (they would idle through it otherwise); a failure takes
+        # the changes back. Nothing reads the cache in between.
         view.commit()
+        try:
+            checks.wait()  # type: ignore[union-attr]
+        except BaseException:
+            view.revert()
+            raise
         return encoded_undo
 
     def _check_and_apply_txs(self, block: Block, index: BlockIndex, view: _BlockView,
@@ -497,9 +510,9 @@ class ChainState:
                         raise ValidationError("bad-txns-BIP30",
                                               "tried to overwrite transaction")
             if tx_pos:
-                for txin in tx.vin:
+                for txin, coin in zip(tx.vin, coins):
                     prevout = txin.prevout
-                    spend((prevout.txid, prevout.n))
+                    spend((prevout.txid, prevout.n), coin)
                 undo.append(coins)
             is_coinbase = tx_pos == 0
             for n, out in enumerate(tx.vout):
@@ -711,7 +724,7 @@ class _BlockView:
     def __init__(self, base: CoinsCache) -> None:
         self.base = base
         self.added: dict[tuple[bytes, int], Coin] = {}
-        self.spent: set[tuple[bytes, int]] = set()
+        self.spent: dict[tuple[bytes, int], Coin] = {}  # coins of the base spent, by key
 
     def get(self, key: tuple[bytes, int]) -> Coin | None:
         coin = self.added.get(key)
@@ -721,9 +734,9 @@ class _BlockView:
             return None
         return self.base.get_coin_key(key)
 
-    def spend(self, key: tuple[bytes, int]) -> None:
+    def spend(self, key: tuple[bytes, int], coin: Coin) -> None:
         if self.added.pop(key, None) is None:
-            self.spent.add(key)
+            self.spent[key] = coin
 
     def add(self, key: tuple[bytes, int], coin: Coin) -> None:
         self.added[key] = coin
@@ -732,6 +745,10 @@ class _BlockView:
         # Added with possible_overwrite: pre-BIP34 duplicate coinbases overwrite (Core's
         # possible_overwrite for them). Unspendable outputs were never added here.
         self.base.apply_block_changes(self.spent, self.added)
+
+    def revert(self) -> None:
+        """Take back a commit: the block turned out invalid."""
+        self.base.revert_block_changes(self.spent, self.added)
 
 
 __all__ = ["ChainState", "ChainListener"]

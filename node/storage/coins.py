@@ -323,6 +323,25 @@ class CoinsCache:
         self._dirty.update(added)
         self._script_bytes += sum([len(coin.txout.script_pubkey) for coin in added.values()])
 
+    def revert_block_changes(self, spent: Mapping[tuple[bytes, int], Coin],
+                             added: Iterable[tuple[bytes, int]]) -> None:
+        """Undo :meth:`apply_block_changes` for a block found invalid after its changes went
+        in, given the coins it spent by key: its new coins go, then the spent coins come
+        back (Core's DisconnectBlock, on the cache). Only for new coins that overwrote
+        nothing, as BIP30 and BIP34 guarantee but for two historical mainnet blocks: they
+        were never in the database either, so they are simply forgotten. The cache then
+        shows the coins it showed before; a spent coin comes back dirty, which only means
+        a flush writes it again, unchanged."""
+        coins, dirty, fresh = self._coins, self._dirty, self._fresh
+        for key in added:
+            coin = coins.pop(key)
+            dirty.discard(key)
+            fresh.discard(key)
+            self._script_bytes -= len(coin.txout.script_pubkey)
+        add = self.add_coin_key
+        for key, coin in spent.items():
+            add(key, coin, True)
+
     def flush(self, sync: bool = True) -> None:
         """Write every change and the best block in one batch, then empty the cache.
 

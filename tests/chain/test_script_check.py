@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from node.chain import chainstate
 from node.chain.chainstate import ChainState
 from node.chain.verify_pool import NO_LIMIT, VerifyPool, encode_records, verify_encoded
 from node.consensus import crypto
@@ -85,6 +86,30 @@ def test_a_bad_signature_anywhere_rejects_the_block_naming_the_first(funded, bad
         assert txs[pos].txid[::-1].hex() not in caplog.text
     assert chain.tip is tip and chain.utxo_stats() == stats
     # The helpers are left idle and in step: the next valid block connects.
+    good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(good).hash == good.hash
+
+
+@pytest.mark.parametrize("funded", [1, 2], indirect=True, ids=["inline", "helper"])
+def test_a_block_failing_its_signatures_takes_its_coin_changes_back(funded, monkeypatch):
+    """A block's coin changes go into the cache while the last signatures are verified; a
+    failure then takes them back: the coins it spent (fresh in the cache here: created
+    since the last flush) are there again, its own are not, and another block spends them."""
+    chain, maker, fan = funded
+    reverted = []
+    revert = chainstate._BlockView.revert
+    monkeypatch.setattr(chainstate._BlockView, "revert",
+                        lambda view: (reverted.append(view), revert(view)))
+    txs = _spends(maker, fan)
+    txs[-1] = _break_signature(txs[-1])
+    spent = [OutPoint(fan.txid, i) for i in range(SPENDS)]
+    before = [chain.get_coin(o) for o in spent]
+    assert all(before)
+    with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
+        chain.process_block(maker.block(chain.tip, txs, fees=SPENDS * 1_000))
+    assert len(reverted) == 1
+    assert [chain.get_coin(o) for o in spent] == before
+    assert all(chain.get_coin(OutPoint(tx.txid, 0)) is None for tx in txs)
     good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
     assert chain.process_block(good).hash == good.hash
 

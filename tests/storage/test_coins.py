@@ -361,3 +361,34 @@ def test_a_blocks_changes_in_bulk_equal_one_at_a_time(tmp_path, overlap):
         one_by_one.add_coin_key(key, c, True)
     bulk.apply_block_changes(spent, added)
     assert _state(bulk) == _state(one_by_one)
+
+
+def test_reverting_a_blocks_changes_shows_the_coins_as_before(tmp_path):
+    """A block's changes, taken back (it failed after they went in): every coin it spent is
+    back, whether the cache held it clean, read it from the database on spending or had it
+    fresh; its new coins are gone; a flush then writes what the untouched cache would."""
+    def prepared(name: str) -> CoinsCache:
+        coins_db = CoinsDB(Database(tmp_path / name))
+        coins_db.write_changes({op(i): coin(i) for i in range(4)}, BLOCK_A, sync=False)
+        cache = CoinsCache(coins_db)
+        cache.get_coin(op(0))  # clean in the cache; op(1) stays only in the database
+        cache.add_coin(op(10), coin(10), possible_overwrite=False)  # fresh
+        cache.add_coin(op(11), coin(11), possible_overwrite=False)  # fresh, left alone
+        return cache
+
+    reverted, untouched = prepared("reverted"), prepared("untouched")
+    spent = {(op(i).txid, 0): coin(i) for i in (0, 1, 10)}
+    added = {(op(20 + i).txid, 0): coin(20 + i, script=SCRIPTS[i % 3]) for i in range(3)}
+    keys = [*spent, *added, (op(2).txid, 0), (op(11).txid, 0)]
+    before = {key: reverted.peek_coin(*key) for key in keys}
+    reverted.apply_block_changes(spent, added)
+    assert all(reverted.peek_coin(*key) is None for key in spent)
+    reverted.revert_block_changes(spent, added)
+    assert {key: reverted.peek_coin(*key) for key in keys} == before
+    assert len(reverted) == len(untouched) + 1  # op(1), read from the database when spent
+    held = [c for c in reverted._coins.values() if c is not None]
+    assert reverted.memory_usage() == (len(reverted) * CACHE_ENTRY_OVERHEAD
+                                       + sum(len(c.script_pubkey) for c in held))
+    reverted.flush(sync=False)
+    untouched.flush(sync=False)
+    assert dict(reverted.base.iter_coins()) == dict(untouched.base.iter_coins())
