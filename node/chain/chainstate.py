@@ -510,7 +510,7 @@ class ChainState:
                         raise ValidationError("bad-txns-BIP30",
                                               "tried to overwrite transaction")
             if tx_pos:
-                for txin, coin in zip(tx.vin, coins):
+                for txin, coin in zip(tx.vin, coins, strict=True):
                     prevout = txin.prevout
                     spend((prevout.txid, prevout.n), coin)
                 undo.append(coins)
