@@ -422,9 +422,7 @@ class ChainState:
                 if ahead is not None:
                     ahead.session.abandon()
                 checks = self.script_checker.session(flags)
-        # BIP30 (no tx may overwrite an unspent output) is implied by BIP34's unique coinbases;
-        # before BIP34 it is checked, with Core's two historical exceptions on mainnet.
-        enforce_bip30 = height < params.bip34_height and not _bip30_exception(index, params)
+        enforce_bip30 = _enforce_bip30(index, params)
 
         try:
             fees = self._check_and_apply_txs(block, index, view, undo, checks, verify,
@@ -708,6 +706,20 @@ def _linked(index: BlockIndex, chain: ChainState) -> bool:
             return False
         node = node.prev
     return True
+
+
+# Core's BIP34_IMPLIES_BIP30_LIMIT: some pre-BIP34 mainnet coinbases encode a height above
+# their own, so they are also valid coinbases for that later height; the lowest is 1,983,702.
+BIP34_IMPLIES_BIP30_LIMIT = 1_983_702
+
+
+def _enforce_bip30(index: BlockIndex, params: Params) -> bool:
+    """Whether BIP30 (no transaction may overwrite an unspent output) is checked for this
+    block. BIP34's unique coinbases imply it from BIP34's activation until the limit above;
+    before BIP34 it is checked, but for Core's two historical exceptions on mainnet."""
+    if _bip30_exception(index, params):
+        return False
+    return index.height < params.bip34_height or index.height >= BIP34_IMPLIES_BIP30_LIMIT
 
 
 def _bip30_exception(index: BlockIndex, params: Params) -> bool:

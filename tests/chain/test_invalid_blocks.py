@@ -29,14 +29,15 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from types import SimpleNamespace
 
 import pytest
 
-from node.chain.chainstate import ChainState
+from node.chain.chainstate import ChainState, _enforce_bip30
 from node.chain.index import BlockIndex
 from node.consensus.errors import ValidationError
 from node.consensus.limits import MAX_BLOCK_WEIGHT, MAX_FUTURE_BLOCK_TIME, WITNESS_SCALE_FACTOR
-from node.consensus.params import COIN, MAX_MONEY, REGTEST
+from node.consensus.params import COIN, MAX_MONEY, REGTEST, get_params
 from node.consensus.pow import check_proof_of_work
 from node.consensus.primitives import (
     NULL_HASH,
@@ -688,3 +689,17 @@ def test_bip68_time_lock_at_exact_boundary_is_not_final(env):
     assert reject_reason(chain, env.block([tx])) == "bad-txns-nonfinal"
     assert chain.tip.hash == tip
     assert utxo_stats(chain) == stats
+
+
+@pytest.mark.parametrize(("network", "height", "checked"), [
+    ("main", 100_000, True),  # before BIP34
+    ("main", 91_842, False),  # Core's two historical duplicate coinbases
+    ("main", 91_880, False),
+    ("main", 227_931, False),  # BIP34 active: its unique coinbases imply BIP30
+    ("main", 1_983_701, False),
+    ("main", 1_983_702, True),  # an early coinbase encodes this height: checked again
+    ("regtest", 0, REGTEST.bip34_height > 0),
+    ("regtest", REGTEST.bip34_height, False),
+])
+def test_bip30_is_checked_where_bip34_does_not_imply_it(network, height, checked):
+    assert _enforce_bip30(SimpleNamespace(height=height), get_params(network)) is checked
