@@ -7,6 +7,7 @@ they end them, so that no worker outlives its pool.
 from __future__ import annotations
 
 import os
+import select
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -24,7 +25,11 @@ def default_workers() -> int:
 def wait_for_parent(conn: Connection, parent: BaseProcess | None, idle_check: float) -> bool:
     """In a worker: wait until the parent's next message is on ``conn``; False if the parent
     died meanwhile (checked every ``idle_check`` seconds), so orphans do not linger."""
-    while not conn.poll(idle_check):
+    # select.poll rather than conn.poll, which builds a selector per call: a verifier calls
+    # this once per batch. A closed pipe counts as ready (the read then finds the EOF).
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    while not poller.poll(int(idle_check * 1000)):
         if parent is not None and not parent.is_alive():
             return False
     return True

@@ -6,8 +6,11 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -169,6 +172,40 @@ def test_a_killed_helper_costs_nothing_but_time(funded):
         chain.process_block(maker.block(chain.tip, txs, fees=SPENDS * 1_000))
     good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
     assert chain.process_block(good).hash == good.hash
+
+
+_POOL_OWNER = """
+import sys, time
+from node.chain.verify_pool import VerifyPool
+if __name__ == "__main__":
+    pool = VerifyPool(1)
+    pool.start()
+    print(pool.pids()[0], flush=True)
+    time.sleep(60)
+"""
+
+
+def test_helpers_do_not_outlive_a_killed_node(tmp_path):
+    """A node killed with SIGKILL cannot stop its helpers: each finds its pipe closed."""
+    script = tmp_path / "owner.py"
+    script.write_text(_POOL_OWNER)
+    owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parents[2])
+    try:
+        helper = int(owner.stdout.readline())
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(10)
+
+        def gone() -> bool:
+            try:
+                with open(f"/proc/{helper}/stat") as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # exited, not reaped
+            except FileNotFoundError:
+                return True
+        wait_until(gone, timeout=10, what="the orphaned helper to exit")
+    finally:
+        owner.kill()
+        owner.wait()
 
 
 @pytest.mark.parametrize("funded", [1, 2], indirect=True, ids=["inline", "helper"])
