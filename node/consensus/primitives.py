@@ -156,16 +156,18 @@ class Tx:
             (version,) = _I32_AT(data, pos)
             pos += 4
             flags = 0
-            vin, pos = _parse_inputs(data, pos)
+            vin: list[tuple[bytes, int, bytes, int]] = []
             vout: list[TxOut] = []
-            if not vin and allow_witness:
-                # An empty input list is the BIP144 marker; the next byte is the flag.
-                flags = data[pos]
-                pos += 1
+            if data[pos] == 0 and allow_witness:
+                # An empty input list (a zero CompactSize is the one byte 0) is the BIP144
+                # marker; the next byte is the flag.
+                flags = data[pos + 1]
+                pos += 2
                 if flags != 0:
                     vin, pos = _parse_inputs(data, pos)
                     vout, pos = _parse_outputs(data, pos)
             else:
+                vin, pos = _parse_inputs(data, pos)
                 vout, pos = _parse_outputs(data, pos)
             witness_bytes = 0
             wstart = pos
