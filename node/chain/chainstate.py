@@ -189,6 +189,7 @@ class ChainState:
             if ahead is not None:
                 for pos, tx in enumerate(block.txs):
                     ahead.add(pos, tx)
+                ahead.fed()
         self._ahead = ahead
         try:
             # Context-free checks come before the block touches the index (as in Core's
@@ -227,6 +228,7 @@ class ChainState:
             reader = ByteReader(raw)
             block = Block.parse(reader, ahead.add)
             reader.finish()
+            ahead.fed()
         except BaseException:
             ahead.session.abandon()
             raise
@@ -687,13 +689,21 @@ class ChainState:
 def _collector_paused() -> Iterator[None]:
     """Connecting allocates tens of thousands of objects that all live until it ends: the
     cyclic collector would walk the whole heap (the UTXO cache) again and again for
-    nothing. Paused meanwhile; it catches up afterwards."""
+    nothing. Paused meanwhile.
+
+    What outlives the block (its coins in the cache, index entries) lives long, so it goes
+    straight to the oldest generation: freeze then unfreeze moves every tracked object
+    there without walking any (two list splices), where resuming would start with a young
+    collection over all of it (1-1.5 ms of a 2,000-input block, with the helpers idle).
+    Cyclic garbage made meanwhile is found by the next full collection instead."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 

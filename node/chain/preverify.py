@@ -69,6 +69,11 @@ class ChecksAhead:
                 self.session.add(pos, tx, coins)
         self._earlier[tx.txid] = (pos, tx)
 
+    def fed(self) -> None:
+        """Every transaction is in: the block's outputs are no longer looked up. Dropped now,
+        while the helpers still verify, rather than with the block at its serial end."""
+        self._earlier = {}
+
 
 def preverify_scripts(chain: ChainState, block: Block) -> tuple[int, list[bytes]]:
     """Verify the scripts of ``block``'s transactions whose coins are known now, on the

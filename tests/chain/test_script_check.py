@@ -16,6 +16,7 @@ import pytest
 
 from node.chain import chainstate
 from node.chain.chainstate import ChainState
+from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import NO_LIMIT, VerifyPool, encode_records, verify_encoded
 from node.consensus import crypto
 from node.consensus.errors import DecodeError, ValidationError
@@ -176,6 +177,7 @@ def test_a_killed_helper_costs_nothing_but_time(funded):
 
 _POOL_OWNER = """
 import sys, time
+from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import VerifyPool
 if __name__ == "__main__":
     pool = VerifyPool(1)
@@ -293,6 +295,46 @@ def test_the_collector_never_walks_a_raw_blocks_transactions(funded):
         gc.callbacks.remove(count)
         gc.set_threshold(*threshold)
     assert live_txs and not any(live_txs)
+
+
+def test_what_outlives_a_block_is_not_walked_by_a_young_collection(funded):
+    """The block's survivors (its coins in the cache) go to the oldest generation when the
+    collector resumes, so no collection follows the block at once (it would walk them all)."""
+    chain, maker, fan = funded
+    raw = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000).serialize()
+    started = []
+
+    def note(phase, info):
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(note)
+    try:
+        chain.process_raw_block(raw)
+        garbage = [[] for _ in range(50)]  # allocations, far below the collector's threshold
+    finally:
+        gc.callbacks.remove(note)
+    assert garbage and started == []
+
+
+def test_a_sessions_first_batches_are_small(funded):
+    """The helpers get work after a few transactions, not after a full batch's worth."""
+    chain, maker, fan = funded
+    chain.script_checker.start()
+    pool = chain.script_checker._pool
+    sizes = []
+    submit = pool.submit
+
+    def spy(records, tags):
+        sent = submit(records, tags)
+        if sent:
+            sizes.append(len(records))
+        return sent
+
+    pool.submit = spy
+    block = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(block).hash == block.hash
+    assert sizes[:3] == [FIRST_BATCH_RECORDS, 2 * FIRST_BATCH_RECORDS, BATCH_RECORDS]
 
 
 # -- checks started ahead of connection (node.chain.preverify.ChecksAhead) ----------------------
