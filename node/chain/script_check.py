@@ -150,8 +150,10 @@ class BlockChecks:
         self.flags = int(flags)
         self.cache = checker.cache if use_cache else None
         self.skipped = 0  # transactions the script cache vouched for
-        # Transactions added, by position (None: the script cache vouched for it).
-        self._txs: dict[int, tuple[Tx, list[Coin], PrecomputedTxData] | None] = {}
+        # Transactions added, by position (None: the script cache vouched for it). Their
+        # signature-hash parts are not kept: only suspects need them again, and freed as each
+        # transaction is done they cost nothing at the block's serial end.
+        self._txs: dict[int, tuple[Tx, list[Coin]] | None] = {}
         # Deferred signature checks not yet sent: the helpers take batches from the front,
         # the caller verifies from the back once its other work on the block is done.
         self._records: list[Record] = []
@@ -185,7 +187,7 @@ class BlockChecks:
         if self._failed and not self._all_failures:
             return  # transactions come in block order: this one cannot fail earlier
         cache = PrecomputedTxData(tx)
-        self._txs[pos] = (tx, coins, cache)
+        self._txs[pos] = (tx, coins)
         flags = self.flags
         if self._inline:  # real checks: a failure is the verdict, no need to run it again
             for n, coin in enumerate(coins):
@@ -273,12 +275,16 @@ class BlockChecks:
         self._collect()
         stop_at_first = not self._all_failures
         failed = dict(self._failed)
+        caches: dict[int, PrecomputedTxData] = {}
         for pos, n in sorted(self._suspects):
             if pos in failed:
                 continue
             if stop_at_first and failed and pos > min(failed):
                 break
-            tx, coins, cache = self._txs[pos]  # type: ignore[misc]
+            tx, coins = self._txs[pos]  # type: ignore[misc]
+            cache = caches.get(pos)
+            if cache is None:
+                cache = caches[pos] = PrecomputedTxData(tx)
             failure = _check_input(tx, n, coins[n], self.flags, cache)
             if failure is not None:
                 failed[pos] = failure
