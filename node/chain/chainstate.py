@@ -30,25 +30,18 @@ from node.consensus.block_check import (
     contextual_check_block,
     contextual_check_block_header,
 )
-from node.consensus.coin import Coin, make_coin
+from node.consensus.coin import Coin
 from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
-from node.consensus.limits import MAX_BLOCK_SIGOPS_COST
 from node.consensus.params import Params
 from node.consensus.pow import get_next_work_required
 from node.consensus.primitives import Block, BlockHeader, OutPoint
-from node.consensus.script.interpreter import SEQUENCE_LOCKTIME_DISABLE_FLAG
-from node.consensus.script.sigops import tx_sigop_cost
 from node.consensus.serialize import ByteReader, from_bytes
-from node.consensus.tx_verify import (
-    calculate_sequence_locks,
-    check_tx_inputs,
-    evaluate_sequence_locks,
-)
 from node.storage import close_datadir, open_datadir
 from node.storage.codec import decode_block_undo, encode_block_undo
 from node.storage.coins import CoinsCache, UtxoStats
 
+from .connect import BlockView, TxConnector
 from .index import (
     FAILED_CHILD,
     FAILED_VALID,
@@ -60,8 +53,8 @@ from .index import (
     BlockIndex,
     find_fork,
 )
-from .preverify import ChecksAhead, is_new_tip
-from .script_check import BlockChecks, ScriptChecker
+from .preverify import ConnectAhead, is_new_tip
+from .script_check import ScriptChecker
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +111,7 @@ class ChainState:
             # Why blocks failed in this run (the index keeps only the fact that they did).
             self.invalid_reasons: dict[bytes, str] = {}
             self._just_accepted: dict[bytes, Block] = {}  # within one process_block call
-            self._ahead: ChecksAhead | None = None  # the new tip's checks, if started early
+            self._ahead: ConnectAhead | None = None  # the new tip, if connected as parsed
             self._sequence = 0
             self._blocks_since_flush = 0
             self._load(reindex_chainstate)
@@ -165,44 +158,49 @@ class ChainState:
         return [self._accept_header(h) for h in headers]
 
     def process_block(self, block: Block, raw: bytes | None = None,
-                      ahead: ChecksAhead | None = None) -> BlockIndex | None:
+                      ahead: ConnectAhead | None = None) -> BlockIndex | None:
         """Validate and store ``block`` and make the best chain active. Returns its index, or
         None when its parent is unknown (it waits in the orphan pool). Raises ValidationError
         with Core's reject reason if the block is invalid. ``raw``, the block's serialization
         when the caller has it (from the wire or a file), saves serializing it again.
-        ``ahead`` is the script checks :meth:`process_raw_block` started while parsing."""
+        ``ahead`` is the connection :meth:`process_raw_block` started while parsing."""
         with _collector_paused():
             return self._process_block(block, raw, ahead)
 
     def _process_block(self, block: Block, raw: bytes | None,
-                       ahead: ChecksAhead | None) -> BlockIndex | None:
+                       ahead: ConnectAhead | None) -> BlockIndex | None:
         prev_hash = block.header.prev_hash
         if block.hash not in self.index and prev_hash not in self.index:
             if ahead is not None:
-                ahead.session.abandon()
+                ahead.abandon()
             self._add_orphan(block)
             return None
         if ahead is None:
-            # A new tip's scripts start before the block's other checks: the helpers
-            # verify signatures while this thread checks and stores the block.
-            ahead = self._start_checks_ahead(block.header)
+            # A new tip is connected before the block's other checks: the helpers verify
+            # its signatures while this thread checks and stores the block.
+            ahead = self._start_connect_ahead(block.header)
             if ahead is not None:
                 for pos, tx in enumerate(block.txs):
                     ahead.add(pos, tx)
-                ahead.fed()
         self._ahead = ahead
+        # The helpers' queues are refilled between the steps before the connection: each
+        # takes a few ms, and adds no checks.
+        top_up = ahead.top_up if ahead is not None else _nothing
         try:
+            top_up()
             # Context-free checks come before the block touches the index (as in Core's
             # ProcessNewBlock): a block failing them may be a mangled copy of a valid
             # one, so its header must not be marked invalid.
             check_block(block, self.params)
+            top_up()
             index = self._accept_block(block, raw)
+            top_up()
             self.activate_best_chain()
             self._process_orphans(index.hash)
         finally:
             self._just_accepted.clear()
             if self._ahead is not None:  # not used: the block failed before connecting
-                self._ahead.session.abandon()
+                self._ahead.abandon()
                 self._ahead = None
         if index.status & FAILED_VALID:
             raise ValidationError(self.invalid_reasons.get(index.hash, "invalid"))
@@ -212,30 +210,30 @@ class ChainState:
 
     def process_raw_block(self, raw: bytes) -> BlockIndex | None:
         """:meth:`process_block` for a block's serialization (from a file or a peer). A block
-        that extends the tip has its script checks started as each transaction is parsed,
-        so the signature helpers are at work from the block's first transactions, not only
-        once it is read, checked and stored. Raises DecodeError if ``raw`` does not parse."""
+        that extends the tip is connected as each transaction is parsed (its coin changes
+        kept aside until the block's other checks pass), so the signature helpers are at work
+        from the block's first transactions, not only once it is read, checked and stored.
+        Raises DecodeError if ``raw`` does not parse."""
         # One pause for parsing and connecting: the collector resumes only once the block's
         # objects are freed (on return), so it never walks them (~5 ms a 2,000-tx block).
         with _collector_paused():
             return self._process_raw_block(raw)
 
     def _process_raw_block(self, raw: bytes) -> BlockIndex | None:
-        ahead = self._start_checks_ahead(BlockHeader.parse(ByteReader(raw[:BlockHeader.SIZE])))
+        ahead = self._start_connect_ahead(BlockHeader.parse(ByteReader(raw[:BlockHeader.SIZE])))
         if ahead is None:
             return self._process_block(from_bytes(Block, raw), raw, None)
         try:
             reader = ByteReader(raw)
             block = Block.parse(reader, ahead.add)
             reader.finish()
-            ahead.fed()
         except BaseException:
-            ahead.session.abandon()
+            ahead.abandon()
             raise
         return self._process_block(block, raw, ahead)
 
-    def _start_checks_ahead(self, header: BlockHeader) -> ChecksAhead | None:
-        """A script-check session fed ahead of connection, for a block that is about to
+    def _start_connect_ahead(self, header: BlockHeader) -> ConnectAhead | None:
+        """A connection fed ahead of the block's other checks, for a block that is about to
         become the tip, when there are helpers to feed (with one worker there is nothing to
         overlap); else None. The header's proof of work is checked first, so no work is
         spent on a block nobody mined."""
@@ -248,9 +246,18 @@ class ChainState:
             check_block_header(header, self.params)
         except ValidationError:
             return None  # the block's own checks reject it with the reason
-        height = self.tip.height + 1
-        flags = block_script_flags(height, self.params, header.hash)
-        return ChecksAhead(self, header.hash, height, self.script_checker.session(flags))
+        prev = self.tip
+        return ConnectAhead(header.hash, prev, self._connector(prev, header.hash, verify=True))
+
+    def _connector(self, prev: BlockIndex, block_hash: bytes, verify: bool) -> TxConnector:
+        """A connection of block ``block_hash`` onto ``prev``, with a script-check session
+        unless it is a replay (``verify=False``)."""
+        params = self.params
+        height = prev.height + 1
+        flags = int(block_script_flags(height, params, block_hash))
+        checks = self.script_checker.session(flags) if verify else None
+        return TxConnector(BlockView(self.coins), params, prev, flags, checks,
+                           verify and _enforce_bip30(height, params))
 
     def _add_orphan(self, block: Block) -> None:
         # Context-free checks first: only plausible blocks may occupy the pool.
@@ -409,45 +416,43 @@ class ChainState:
         Returns the block's encoded undo data. With ``verify=False`` (replay of blocks
         connected before a crash) only apply."""
         params = self.params
-        height = index.height
-        view = _BlockView(self.coins)
-        undo: list[list[Coin]] = []
-        flags = int(block_script_flags(height, params, index.hash))
-        enforce_bip68 = height >= params.csv_height
-        prev_mtp = index.prev.median_time_past() if index.prev else 0
-        checks = None
-        if verify:
-            ahead, self._ahead = self._ahead, None
-            if ahead is not None and ahead.block_hash == index.hash:
-                checks = ahead.session  # started while the block was parsed and checked
-            else:
-                if ahead is not None:
-                    ahead.session.abandon()
-                checks = self.script_checker.session(flags)
-        enforce_bip30 = _enforce_bip30(index, params)
-
-        try:
-            fees = self._check_and_apply_txs(block, index, view, undo, checks, verify,
-                                             enforce_bip30, enforce_bip68, prev_mtp, flags)
-        except BaseException:
-            if checks is not None:
-                checks.abandon()
-            raise
-        if verify:
-            reward = sum(o.value for o in block.txs[0].vout)
-            limit = fees + params.block_subsidy(height)
-            if reward > limit:
-                checks.abandon()  # type: ignore[union-attr]
-                raise ValidationError("bad-cb-amount",
-                                      f"coinbase pays too much (actual={reward} vs limit={limit})")
-        if not verify:
+        prev = index.prev
+        assert prev is not None, "the genesis block is never connected"
+        ahead, self._ahead = self._ahead, None
+        if verify and ahead is not None and ahead.block_hash == index.hash \
+                and ahead.prev is prev:
+            # Connected as it was parsed, onto this same tip: the coins it read are still
+            # the chain's (nothing changes the cache in between).
+            connector = ahead.connector
+            if ahead.error is not None:
+                ahead.abandon()
+                raise ahead.error
+        else:
+            if ahead is not None:
+                ahead.abandon()
+            connector = self._connector(prev, index.hash, verify)
+            try:
+                for pos, tx in enumerate(block.txs):
+                    connector.add(pos, tx)
+            except BaseException:
+                if connector.checks is not None:
+                    connector.checks.abandon()
+                raise
+        view, checks = connector.view, connector.checks
+        if checks is None:
             view.commit()
             return b""  # a replay has its undo data stored already
+        reward = sum(o.value for o in block.txs[0].vout)
+        limit = connector.fees + params.block_subsidy(index.height)
+        if reward > limit:
+            checks.abandon()
+            raise ValidationError("bad-cb-amount",
+                                  f"coinbase pays too much (actual={reward} vs limit={limit})")
         # Encoded while the helpers still verify signatures: it only reads spent coins.
-        encoded_undo = encode_block_undo(undo)
-        if _bip30_exception(index, params):
+        encoded_undo = encode_block_undo(connector.undo)
+        if _bip30_exception(index.height, params):
             # Its coinbase overwrites an unspent one, which reverting could not bring back.
-            checks.wait()  # type: ignore[union-attr]
+            checks.wait()
             view.commit()
             return encoded_undo
         # The cache is updated before the last signatures are in, so that the helpers verify
@@ -455,73 +460,11 @@ class ChainState:
         # the changes back. Nothing reads the cache in between.
         view.commit()
         try:
-            checks.wait()  # type: ignore[union-attr]
+            checks.wait()
         except BaseException:
             view.revert()
             raise
         return encoded_undo
-
-    def _check_and_apply_txs(self, block: Block, index: BlockIndex, view: _BlockView,
-                             undo: list[list[Coin]], checks: BlockChecks | None, verify: bool,
-                             enforce_bip30: bool, enforce_bip68: bool, prev_mtp: int,
-                             flags: int) -> int:
-        """Per-transaction checks and coin updates of ConnectBlock; returns the fees. Script
-        checks are handed to ``checks`` as each transaction's inputs are known.
-
-        The hottest loop of the node (once per transaction of every block): names are bound
-        locally and coins are keyed by (txid, n) tuples rather than OutPoints."""
-        params = self.params
-        height = index.height
-        fees = 0
-        sigop_cost = 0
-        get, spend, add = view.get, view.spend, view.add
-        for tx_pos, tx in enumerate(block.txs):
-            txid = tx.txid
-            coins: list[Coin] = []
-            if tx_pos:
-                for txin in tx.vin:
-                    prevout = txin.prevout
-                    coin = get((prevout.txid, prevout.n))
-                    if coin is None:
-                        raise ValidationError("bad-txns-inputs-missingorspent",
-                                              f"{hash_to_hex(txid)} spends {prevout}")
-                    coins.append(coin)
-                if verify:
-                    fees += check_tx_inputs(tx, coins, height, params)
-                    # BIP68 constrains only version 2+ transactions with an input whose
-                    # sequence lacks the disable flag (most have it: 0xFFFFFFFD, 0xFFFFFFFF).
-                    if enforce_bip68 and tx.version & 0xFFFFFFFF >= 2 and not all(
-                            [txin.sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG for txin in tx.vin]):
-                        lock = calculate_sequence_locks(
-                            tx, True, [c.height for c in coins],
-                            lambda h: index.ancestor(h).median_time_past())
-                        if not evaluate_sequence_locks(height, prev_mtp, lock):
-                            raise ValidationError("bad-txns-nonfinal",
-                                                  "contains a non-BIP68-final transaction")
-            if verify:
-                sigop_cost += tx_sigop_cost(tx, [c.txout for c in coins], flags)
-                if sigop_cost > MAX_BLOCK_SIGOPS_COST:
-                    raise ValidationError("bad-blk-sigops", "too many sigops")
-                if coins:
-                    checks.add(tx_pos, tx, coins)  # type: ignore[union-attr]
-            if enforce_bip30 and verify:
-                for n in range(len(tx.vout)):
-                    if get((txid, n)) is not None:
-                        raise ValidationError("bad-txns-BIP30",
-                                              "tried to overwrite transaction")
-            if tx_pos:
-                for txin, coin in zip(tx.vin, coins, strict=True):
-                    prevout = txin.prevout
-                    spend((prevout.txid, prevout.n), coin)
-                undo.append(coins)
-            is_coinbase = tx_pos == 0
-            for n, out in enumerate(tx.vout):
-                script = out.script_pubkey
-                # Provably unspendable outputs never enter the UTXO set (Core: IsUnspendable).
-                if script[:1] == b"\x6a" or len(script) > 10_000:
-                    continue
-                add((txid, n), make_coin(out, height, is_coinbase))
-        return fees
 
     def _disconnect_tip(self) -> None:
         index = self.tip
@@ -685,6 +628,10 @@ class ChainState:
         self.flush()
 
 
+def _nothing() -> None:
+    pass
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Connecting allocates tens of thousands of objects that all live until it ends: the
@@ -723,54 +670,18 @@ def _linked(index: BlockIndex, chain: ChainState) -> bool:
 BIP34_IMPLIES_BIP30_LIMIT = 1_983_702
 
 
-def _enforce_bip30(index: BlockIndex, params: Params) -> bool:
+def _enforce_bip30(height: int, params: Params) -> bool:
     """Whether BIP30 (no transaction may overwrite an unspent output) is checked for this
     block. BIP34's unique coinbases imply it from BIP34's activation until the limit above;
     before BIP34 it is checked, but for Core's two historical exceptions on mainnet."""
-    if _bip30_exception(index, params):
+    if _bip30_exception(height, params):
         return False
-    return index.height < params.bip34_height or index.height >= BIP34_IMPLIES_BIP30_LIMIT
+    return height < params.bip34_height or height >= BIP34_IMPLIES_BIP30_LIMIT
 
 
-def _bip30_exception(index: BlockIndex, params: Params) -> bool:
+def _bip30_exception(height: int, params: Params) -> bool:
     # Core: two mainnet blocks (91842, 91880) duplicated earlier coinbases before BIP30.
-    return params.name == "main" and index.height in (91842, 91880)
-
-
-class _BlockView:
-    """UTXO changes of one block, applied to the cache only if the whole block is valid
-    (Core connects into a child CCoinsViewCache for the same reason). Keyed by (txid, n)."""
-
-    __slots__ = ("base", "added", "spent")
-
-    def __init__(self, base: CoinsCache) -> None:
-        self.base = base
-        self.added: dict[tuple[bytes, int], Coin] = {}
-        self.spent: dict[tuple[bytes, int], Coin] = {}  # coins of the base spent, by key
-
-    def get(self, key: tuple[bytes, int]) -> Coin | None:
-        coin = self.added.get(key)
-        if coin is not None:
-            return coin
-        if key in self.spent:
-            return None
-        return self.base.get_coin_key(key)
-
-    def spend(self, key: tuple[bytes, int], coin: Coin) -> None:
-        if self.added.pop(key, None) is None:
-            self.spent[key] = coin
-
-    def add(self, key: tuple[bytes, int], coin: Coin) -> None:
-        self.added[key] = coin
-
-    def commit(self) -> None:
-        # Added with possible_overwrite: pre-BIP34 duplicate coinbases overwrite (Core's
-        # possible_overwrite for them). Unspendable outputs were never added here.
-        self.base.apply_block_changes(self.spent, self.added)
-
-    def revert(self) -> None:
-        """Take back a commit: the block turned out invalid."""
-        self.base.revert_block_changes(self.spent, self.added)
+    return params.name == "main" and height in (91842, 91880)
 
 
 __all__ = ["ChainState", "ChainListener"]

@@ -1,8 +1,9 @@
-"""Script checks of a block ahead of its connection.
+"""Work on a block ahead of its connection.
 
-Two uses. :class:`ChecksAhead` feeds a new tip's transactions, as each is parsed, to the
-script-check session its connection will wait for (``ChainState.process_raw_block``), so the
-signature helpers work while the block is still being read, checked and stored.
+Two uses. :class:`ConnectAhead` connects a new tip's transactions, as each is parsed, into
+a view of the UTXO set that its connection will commit (``ChainState.process_raw_block``):
+their scripts go to the signature helpers, which work while the block is still being read,
+checked and stored.
 
 :func:`preverify_scripts` verifies a block's scripts off the event loop. Connecting a block
 must run on the thread that owns the chain state, but its costly part, the input scripts,
@@ -26,9 +27,12 @@ from typing import TYPE_CHECKING
 
 from node.consensus.block_check import block_script_flags
 from node.consensus.coin import Coin
+from node.consensus.errors import ValidationError
 from node.consensus.primitives import Block, BlockHeader, Tx
 
-from .script_check import BlockChecks, Check
+from .connect import TxConnector
+from .index import BlockIndex
+from .script_check import Check
 
 if TYPE_CHECKING:
     from .chainstate import ChainState
@@ -45,34 +49,41 @@ def is_new_tip(chain: ChainState, block: Block | BlockHeader) -> bool:
     return prev is chain.tip and chain.header_height <= prev.height + 1
 
 
-class ChecksAhead:
-    """Feeds a new tip's transactions, as they become known, to the script-check session
-    its connection will use, with the coins they spend as the chain has them now. A
-    transaction whose coins are not found is left for the connection to add (and reject if
-    they are missing). Runs on the chain's thread: the coins it reads stay in the cache for
-    the connection, which would read them next."""
+class ConnectAhead:
+    """Connects a new tip's transactions as they become known (:class:`TxConnector`), for
+    the connection that follows the block's other checks: its scripts reach the helpers
+    while the block is still being read, checked and stored. The first ValidationError is
+    kept, not raised: Core checks the whole block (CheckBlock, ContextualCheckBlock) before
+    connecting it, and those reasons come first. The transactions after it are left alone.
+    Runs on the chain's thread, which changes no coin before the connection."""
 
-    __slots__ = ("block_hash", "height", "session", "_earlier", "_get")
+    __slots__ = ("block_hash", "prev", "connector", "error")
 
-    def __init__(self, chain: ChainState, block_hash: bytes, height: int,
-                 session: BlockChecks) -> None:
+    def __init__(self, block_hash: bytes, prev: BlockIndex, connector: TxConnector) -> None:
         self.block_hash = block_hash
-        self.height = height
-        self.session = session
-        self._earlier: dict[bytes, tuple[int, Tx]] = {}  # txid -> (position, tx)
-        self._get = chain.coins.get_coin_key
+        self.prev = prev
+        self.connector = connector
+        self.error: ValidationError | None = None
 
     def add(self, pos: int, tx: Tx) -> None:
-        if pos:
-            coins = _spent_coins(self._get, tx, self._earlier, self.height)
-            if coins is not None:
-                self.session.add(pos, tx, coins)
-        self._earlier[tx.txid] = (pos, tx)
+        if self.error is None:
+            try:
+                if not pos and not tx.is_coinbase():
+                    # Not checked yet: CheckBlock rejects it, and the connector takes a
+                    # block's first transaction for its coinbase.
+                    raise ValidationError("bad-cb-missing")
+                self.connector.add(pos, tx)
+            except ValidationError as e:
+                self.error = e
 
-    def fed(self) -> None:
-        """Every transaction is in: the block's outputs are no longer looked up. Dropped now,
-        while the helpers still verify, rather than with the block at its serial end."""
-        self._earlier = {}
+    def top_up(self) -> None:
+        """Refill the helpers' queues (~10 ms of work): between the long steps that follow
+        the last transaction (parsing the rest, CheckBlock, storing), which add no checks."""
+        self.connector.checks.top_up()  # type: ignore[union-attr]
+
+    def abandon(self) -> None:
+        """Not connected after all: the helpers drop the block's checks."""
+        self.connector.checks.abandon()  # type: ignore[union-attr]
 
 
 def preverify_scripts(chain: ChainState, block: Block) -> tuple[int, list[bytes]]:

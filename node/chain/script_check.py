@@ -13,7 +13,7 @@ answer is always the exact one.
 
 For a new tip the session starts before the block is even parsed to the end
 (``ChainState.process_raw_block`` feeds it each transaction as it is read, see
-:class:`node.chain.preverify.ChecksAhead`): the helpers are then busy from the block's first
+:class:`node.chain.preverify.ConnectAhead`): the helpers are then busy from the block's first
 transactions, while the caller parses, checks and stores the block and updates the coins.
 
 Why not threads: libsecp256k1 releases the GIL, but the Python around each check does not,
@@ -150,10 +150,10 @@ class BlockChecks:
         self.flags = int(flags)
         self.cache = checker.cache if use_cache else None
         self.skipped = 0  # transactions the script cache vouched for
-        # Transactions added, by position (None: the script cache vouched for it). Their
+        # Transactions checked, by position, for their suspect inputs to be run again. Their
         # signature-hash parts are not kept: only suspects need them again, and freed as each
         # transaction is done they cost nothing at the block's serial end.
-        self._txs: dict[int, tuple[Tx, list[Coin]] | None] = {}
+        self._txs: dict[int, tuple[Tx, list[Coin]]] = {}
         # Deferred signature checks not yet sent: the helpers take batches from the front,
         # the caller verifies from the back once its other work on the block is done.
         self._records: list[Record] = []
@@ -170,19 +170,12 @@ class BlockChecks:
         self._batch = FIRST_BATCH_RECORDS  # records that make a batch worth sending now
 
     def add(self, pos: int, tx: Tx, coins: list[Coin]) -> None:
-        """Check transaction ``pos`` spending ``coins``. A transaction added already (checks
-        started ahead of the block's connection) is not checked twice."""
+        """Check transaction ``pos`` spending ``coins``."""
         self._adds += 1
-        if pos in self._txs:
-            # Still worth the call: the helpers may have room for more of what is kept.
-            if self._adds >= self._next_offer and len(self._records) >= self._batch:
-                self._dispatch()
-            return
         # The cache is keyed by wtxid, which commits to the witness; the spent coins are fixed
         # by the outpoints the txid commits to, so a cached verdict still applies.
         if self.cache is not None and self.cache.covers(tx.wtxid, self.flags):
             self.skipped += 1
-            self._txs[pos] = None  # seen: not looked up again
             return
         if self._failed and not self._all_failures:
             return  # transactions come in block order: this one cannot fail earlier
@@ -209,6 +202,13 @@ class BlockChecks:
                 continue
             tags.extend([(pos, n)] * (len(records) - before))
         if len(records) >= self._batch and self._adds >= self._next_offer:
+            self._dispatch()
+
+    def top_up(self) -> None:
+        """Offer the helpers what they have room for of what is kept. For a caller busy
+        with other work for a while after its last :meth:`add` (a block connected as it was
+        parsed, then checked and stored): the helpers' queues hold ~10 ms of work."""
+        if len(self._records) >= self._batch:
             self._dispatch()
 
     def _dispatch(self) -> None:
@@ -281,7 +281,7 @@ class BlockChecks:
                 continue
             if stop_at_first and failed and pos > min(failed):
                 break
-            tx, coins = self._txs[pos]  # type: ignore[misc]
+            tx, coins = self._txs[pos]
             cache = caches.get(pos)
             if cache is None:
                 cache = caches[pos] = PrecomputedTxData(tx)

@@ -29,7 +29,6 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from types import SimpleNamespace
 
 import pytest
 
@@ -135,12 +134,15 @@ def prepared(tmp_path_factory):
     return datadir, coinbases
 
 
-@pytest.fixture
-def env(prepared, tmp_path):
+@pytest.fixture(params=[1, 2], ids=["1worker", "2workers"])
+def env(prepared, tmp_path, request):
+    """The prepared chain, checking scripts inline (1 worker) or with a helper process (2):
+    a block that would be the new tip is then connected as it is parsed, before CheckBlock,
+    and must still get the reason Core gives."""
     source, coinbases = prepared
     datadir = tmp_path / "node"
     shutil.copytree(source, datadir)
-    with ChainState(REGTEST, datadir, clock=lambda: NOW) as chain:
+    with ChainState(REGTEST, datadir, clock=lambda: NOW, script_workers=request.param) as chain:
         yield Env(chain, BlockMaker(), list(coinbases))
 
 
@@ -702,4 +704,4 @@ def test_bip68_time_lock_at_exact_boundary_is_not_final(env):
     ("regtest", REGTEST.bip34_height, False),
 ])
 def test_bip30_is_checked_where_bip34_does_not_imply_it(network, height, checked):
-    assert _enforce_bip30(SimpleNamespace(height=height), get_params(network)) is checked
+    assert _enforce_bip30(height, get_params(network)) is checked

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from node.chain import chainstate
+from node.chain import chainstate, connect
 from node.chain.chainstate import ChainState
 from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import NO_LIMIT, VerifyPool, encode_records, verify_encoded
@@ -101,8 +101,8 @@ def test_a_block_failing_its_signatures_takes_its_coin_changes_back(funded, monk
     since the last flush) are there again, its own are not, and another block spends them."""
     chain, maker, fan = funded
     reverted = []
-    revert = chainstate._BlockView.revert
-    monkeypatch.setattr(chainstate._BlockView, "revert",
+    revert = connect.BlockView.revert
+    monkeypatch.setattr(connect.BlockView, "revert",
                         lambda view: (reverted.append(view), revert(view)))
     txs = _spends(maker, fan)
     txs[-1] = _break_signature(txs[-1])
@@ -337,7 +337,7 @@ def test_a_sessions_first_batches_are_small(funded):
     assert sizes[:3] == [FIRST_BATCH_RECORDS, 2 * FIRST_BATCH_RECORDS, BATCH_RECORDS]
 
 
-# -- checks started ahead of connection (node.chain.preverify.ChecksAhead) ----------------------
+# -- a new tip connected as it is parsed (node.chain.preverify.ConnectAhead) -------------------
 def _sessions(chain: ChainState) -> list:
     """Record every session the chain's checker opens."""
     opened = []
@@ -361,7 +361,7 @@ def _pool_is_free(chain: ChainState) -> bool:
 
 
 @pytest.mark.parametrize("raw", [False, True], ids=["parsed", "raw"])
-def test_a_new_tip_connects_with_the_checks_started_ahead(funded, raw):
+def test_a_new_tip_is_connected_before_its_other_checks(funded, raw, monkeypatch):
     chain, maker, fan = funded
     # A fan-out and its children in one block: the children's coins come from the block.
     share = fan.vout[0].value
@@ -374,13 +374,25 @@ def test_a_new_tip_connects_with_the_checks_started_ahead(funded, raw):
     block = maker.block(chain.tip, [inner, *kids, *_spends(maker, fan)[1:]],
                         fees=1_000 + SPENDS * 100 + (SPENDS - 1) * 1_000)
     opened = _sessions(chain)
+    connected = []  # (position, whether CheckBlock had run)
+    checked = []
+    check_block = chainstate.check_block
+    monkeypatch.setattr(chainstate, "check_block",
+                        lambda *a: (checked.append(True), check_block(*a)))
+    add = connect.TxConnector.add
+    monkeypatch.setattr(connect.TxConnector, "add",
+                        lambda c, pos, tx: (connected.append((pos, bool(checked))),
+                                            add(c, pos, tx)))
     index = chain.process_raw_block(block.serialize()) if raw else chain.process_block(block)
     assert index.hash == block.hash == chain.tip.hash
-    # One session: the one started ahead is the one the connection waited for, and it had
-    # every transaction before the connection began (none was left for it to add).
+    # Each transaction was connected once, all before CheckBlock, into the one session the
+    # connection waited for.
+    assert connected == [(pos, False) for pos in range(len(block.txs))]
     assert len(opened) == 1
     assert set(opened[0]._txs) == set(range(1, len(block.txs)))
     assert chain.script_checker._pool.running and _pool_is_free(chain)
+    assert [chain.get_coin(OutPoint(tx.txid, 0)) is not None for tx in block.txs[1:]] == \
+        [False] + [True] * (len(block.txs) - 2)  # inner's outputs are spent in the block
 
 
 def _double_spend(maker: BlockMaker, fan: Tx) -> list[Tx]:
@@ -416,6 +428,26 @@ def test_checks_started_ahead_are_dropped_when_the_block_fails_otherwise(funded,
     assert chain.tip is tip and chain.utxo_stats() == stats
     good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
     assert chain.process_raw_block(good.serialize()).hash == good.hash
+
+
+@pytest.mark.parametrize("raw", [False, True], ids=["parsed", "raw"])
+def test_a_failure_found_connecting_ahead_comes_after_checkblocks(funded, raw):
+    """The connection ahead of CheckBlock finds the double spend first, but Core checks
+    the whole block before connecting it: CheckBlock's reason is the verdict."""
+    chain, maker, fan = funded
+    tip, stats = chain.tip, chain.utxo_stats()
+    block = maker.block(chain.tip, _double_spend(maker, fan), fees=SPENDS * 1_000 + 2_000)
+    mangled = solve(Block(replace(block.header, merkle_root=bytes(32)), block.txs), REGTEST)
+    with pytest.raises(ValidationError) as err:
+        if raw:
+            chain.process_raw_block(mangled.serialize())
+        else:
+            chain.process_block(mangled)
+    assert err.value.reason == "bad-txnmrklroot"
+    assert chain.tip is tip and chain.utxo_stats() == stats and _pool_is_free(chain)
+    with pytest.raises(ValidationError) as err:  # the block as mined: the double spend
+        chain.process_block(block)
+    assert err.value.reason == "bad-txns-inputs-missingorspent"
 
 
 def test_a_helper_that_has_not_started_a_batch_gives_it_back():
