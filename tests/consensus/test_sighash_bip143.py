@@ -2,6 +2,7 @@
 
 import hashlib
 import struct
+from dataclasses import replace
 
 import pytest
 
@@ -76,3 +77,15 @@ def test_every_hash_type_matches_the_plain_preimage(hash_type, n_in):
     for _ in range(2):
         assert segwit_v0_sighash(SCRIPT_CODE, tx, n_in, hash_type, AMOUNT, cache) == \
             _reference_bip143(tx, n_in, hash_type)
+
+
+@pytest.mark.parametrize("sequence", [0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFE, 0, 0x12345678])
+@pytest.mark.parametrize("hash_type", [SIGHASH_ALL, SIGHASH_SINGLE | SIGHASH_ANYONECANPAY])
+def test_a_one_input_transaction_matches_the_plain_preimage(sequence, hash_type):
+    """One input has its own path (no list joined, a remembered hashSequence)."""
+    two = Tx.from_hex(UNSIGNED)
+    txin = replace(two.vin[1], sequence=sequence)
+    tx = Tx(two.version, (txin,), two.vout, two.locktime)
+    for _ in range(2):  # the second time, hashSequence comes from the remembered ones
+        assert segwit_v0_sighash(SCRIPT_CODE, tx, 0, hash_type, AMOUNT,
+                                 PrecomputedTxData(tx)) == _reference_bip143(tx, 0, hash_type)

@@ -8,6 +8,7 @@ not O(n^2).
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 from ..hashes import sha256d
 from ..primitives import Tx, TxOut
@@ -129,17 +130,27 @@ class PrecomputedTxData:
 
     # Serialized with precompiled structs in list comprehensions: these run for every
     # transaction a block or the mempool verifies.
+    # Most transactions have one input: it gets no list to join.
     @property
     def hash_prevouts(self) -> bytes:
         if self._prevouts is None:
-            self._prevouts = sha256d(b"".join(
-                [_PACK_OUTPOINT(i.prevout.txid, i.prevout.n) for i in self.tx.vin]))
+            vin = self.tx.vin
+            if len(vin) == 1:
+                prevout = vin[0].prevout
+                self._prevouts = sha256d(_PACK_OUTPOINT(prevout.txid, prevout.n))
+            else:
+                self._prevouts = sha256d(b"".join(
+                    [_PACK_OUTPOINT(i.prevout.txid, i.prevout.n) for i in vin]))
         return self._prevouts
 
     @property
     def hash_sequence(self) -> bytes:
         if self._sequence is None:
-            self._sequence = sha256d(b"".join([_PACK_U32(i.sequence) for i in self.tx.vin]))
+            vin = self.tx.vin
+            if len(vin) == 1:
+                self._sequence = _hash_one_sequence(vin[0].sequence)
+            else:
+                self._sequence = sha256d(b"".join([_PACK_U32(i.sequence) for i in vin]))
         return self._sequence
 
     @property
@@ -151,6 +162,14 @@ class PrecomputedTxData:
 
 _PACK_I32 = struct.Struct("<i").pack
 _PACK_U32 = struct.Struct("<I").pack
+
+
+@lru_cache(maxsize=64)
+def _hash_one_sequence(sequence: int) -> bytes:
+    """hashSequence of a one-input transaction. Wallets use a handful of sequences (final,
+    RBF's 0xFFFFFFFD, anti-fee-sniping's 0xFFFFFFFE), so this hash of 4 bytes is nearly
+    always one already made: a lookup instead of a double SHA-256 (~0.6 µs)."""
+    return sha256d(_PACK_U32(sequence))
 _PACK_I64 = struct.Struct("<q").pack
 _PACK_OUTPOINT = struct.Struct("<32sI").pack
 _PACK_LOCKTIME_ALL = struct.Struct("<Ii").pack
