@@ -175,7 +175,11 @@ class Tx:
             if flags & 1 and allow_witness:
                 flags ^= 1
                 for _ in vin:
-                    n, pos = _compact_at(data, pos)
+                    n = data[pos]
+                    if n < 0xFD:
+                        pos += 1
+                    else:
+                        n, pos = _compact_at(data, pos)
                     if n > len(data) - pos:
                         raise DecodeError(f"witness item count {n} exceeds the bytes left")
                     items = []
@@ -361,7 +365,11 @@ def _compact_at(data: bytes, pos: int) -> tuple[int, int]:
 def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, int]], int]:
     """Inputs as (txid, index, scriptSig, sequence): the TxIn objects are built once the
     witnesses, which come after the outputs, are known."""
-    n, pos = _compact_at(data, pos)
+    n = data[pos]  # CompactSizes below 0xFD are their own single byte
+    if n < 0xFD:
+        pos += 1
+    else:
+        n, pos = _compact_at(data, pos)
     if n * _MIN_TXIN_SIZE > len(data) - pos:
         raise DecodeError(f"input count {n} exceeds the bytes left ({len(data) - pos})")
     vin = []
@@ -384,7 +392,11 @@ def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, 
 
 
 def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int]:
-    n, pos = _compact_at(data, pos)
+    n = data[pos]
+    if n < 0xFD:
+        pos += 1
+    else:
+        n, pos = _compact_at(data, pos)
     if n * _MIN_TXOUT_SIZE > len(data) - pos:
         raise DecodeError(f"output count {n} exceeds the bytes left ({len(data) - pos})")
     vout = []
