@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from dataclasses import replace
 from pathlib import Path
 
@@ -297,11 +298,17 @@ def test_the_collector_never_walks_a_raw_blocks_transactions(funded):
     assert live_txs and not any(live_txs)
 
 
-def test_what_outlives_a_block_is_not_walked_by_a_young_collection(funded):
-    """The block's survivors (its coins in the cache) go to the oldest generation when the
+def test_what_outlives_a_big_block_is_not_walked_by_a_young_collection(funded):
+    """A big block's survivors (its coins in the cache) go to the oldest generation when the
     collector resumes, so no collection follows the block at once (it would walk them all)."""
     chain, maker, fan = funded
-    raw = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000).serialize()
+    share = fan.vout[0].value
+    outputs = 3_000  # ~5 objects each that outlive the block: above YOUNG_WALK_LIMIT
+    many = maker.wallet.spend([(OutPoint(fan.txid, 0), share)],
+                              [TxOut((share - 10_000) // outputs,
+                                     maker.wallet.script_pubkey)] * outputs)
+    raw = maker.block(chain.tip, [many], fees=share - (share - 10_000) // outputs * outputs)
+    raw = raw.serialize()
     started = []
 
     def note(phase, info):
@@ -315,6 +322,24 @@ def test_what_outlives_a_block_is_not_walked_by_a_young_collection(funded):
     finally:
         gc.callbacks.remove(note)
     assert garbage and started == []
+
+
+def test_after_a_small_block_young_garbage_is_collected_as_usual(funded):
+    """After a block of a few transactions the collector resumes with its usual young
+    collections: cyclic garbage made before the block is still young, and found by one."""
+    chain, maker, fan = funded
+    block = maker.block(chain.tip, _spends(maker, fan)[:5], fees=5 * 1_000)
+
+    class Cycle:
+        pass
+
+    cycle = Cycle()
+    cycle.me = cycle
+    gone = weakref.ref(cycle)
+    del cycle
+    assert chain.process_raw_block(block.serialize()).hash == block.hash
+    gc.collect(1)  # the young generations only
+    assert gone() is None
 
 
 def test_a_sessions_first_batches_are_small(funded):
