@@ -128,9 +128,8 @@ class PrecomputedTxData:
             self._all_suffix = self.hash_outputs + _PACK_LOCKTIME_ALL(tx.locktime, SIGHASH_ALL)
         return self._all_prefix, self._all_suffix  # type: ignore[return-value]
 
-    # Serialized with precompiled structs in list comprehensions: these run for every
-    # transaction a block or the mempool verifies.
-    # Most transactions have one input: it gets no list to join.
+    # Serialized with precompiled structs, and without a list to join for one input (most
+    # transactions): these run for every transaction a block or the mempool verifies.
     @property
     def hash_prevouts(self) -> bytes:
         if self._prevouts is None:
@@ -162,6 +161,10 @@ class PrecomputedTxData:
 
 _PACK_I32 = struct.Struct("<i").pack
 _PACK_U32 = struct.Struct("<I").pack
+_PACK_I64 = struct.Struct("<q").pack
+_PACK_OUTPOINT = struct.Struct("<32sI").pack
+_PACK_LOCKTIME_ALL = struct.Struct("<Ii").pack
+_PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
 
 
 @lru_cache(maxsize=64)
@@ -170,10 +173,6 @@ def _hash_one_sequence(sequence: int) -> bytes:
     RBF's 0xFFFFFFFD, anti-fee-sniping's 0xFFFFFFFE), so this hash of 4 bytes is nearly
     always one already made: a lookup instead of a double SHA-256 (~0.6 µs)."""
     return sha256d(_PACK_U32(sequence))
-_PACK_I64 = struct.Struct("<q").pack
-_PACK_OUTPOINT = struct.Struct("<32sI").pack
-_PACK_LOCKTIME_ALL = struct.Struct("<Ii").pack
-_PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
 
 
 def serialize_outputs(vout: tuple[TxOut, ...]) -> bytes:
