@@ -224,8 +224,17 @@ def _txout_at(data: bytes, pos: int) -> tuple[TxOut, int]:
     value = decompress_amount(code)
     if value > _I64_MAX:
         raise DecodeError(f"compressed amount {code} does not fit a 64-bit signed value")
-    script, pos = _script_at(data, pos)
-    return TxOut(value, script), pos
+    tag = data[pos] if pos < len(data) else 0
+    if N_SPECIAL_SCRIPTS <= tag < 0x80:  # a plain script shorter than 122 bytes, most coins
+        end = pos + 1 + tag - N_SPECIAL_SCRIPTS
+        if end > len(data):
+            raise DecodeError(f"truncated script at offset {pos}")
+        script = data[pos + 1:end]
+        pos = end
+    else:
+        script, pos = _script_at(data, pos)
+    # Decoded on every cache miss of block connection: slots filled directly.
+    return make_txout(value, script), pos
 
 
 def _coin_code(coin: Coin) -> int:
@@ -243,21 +252,8 @@ def encode_coin(coin: Coin) -> bytes:
 def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
     start = pos
     code, pos = _varint_at(data, pos, _U32_MAX)
-    amount, pos = _varint_at(data, pos, _U64_MAX)
-    value = decompress_amount(amount)
-    if value > _I64_MAX:
-        raise DecodeError(f"compressed amount {amount} does not fit a 64-bit signed value")
-    tag = data[pos] if pos < len(data) else 0
-    if N_SPECIAL_SCRIPTS <= tag < 0x80:  # a plain script shorter than 122 bytes, most coins
-        end = pos + 1 + tag - N_SPECIAL_SCRIPTS
-        if end > len(data):
-            raise DecodeError(f"truncated script at offset {pos}")
-        script = data[pos + 1:end]
-        pos = end
-    else:
-        script, pos = _script_at(data, pos)
-    # Coins are decoded on every cache miss of block connection: slots filled directly.
-    return make_coin(make_txout(value, script), code >> 1, bool(code & 1), data[start:pos]), pos
+    txout, pos = _txout_at(data, pos)
+    return make_coin(txout, code >> 1, bool(code & 1), data[start:pos]), pos
 
 
 def decode_coin(data: bytes) -> Coin:
