@@ -150,7 +150,7 @@ class BlockChecks:
         self.flags = int(flags)
         self.cache = checker.cache if use_cache else None
         self.skipped = 0  # transactions the script cache vouched for
-        # Transactions checked, by position, for their suspect inputs to be run again. Their
+        # Transactions deferred, by position, for their suspect inputs to be run again. Their
         # signature-hash parts are not kept: only suspects need them again, and freed as each
         # transaction is done they cost nothing at the block's serial end.
         self._txs: dict[int, tuple[Tx, list[Coin]]] = {}
@@ -180,7 +180,6 @@ class BlockChecks:
         if self._failed and not self._all_failures:
             return  # transactions come in block order: this one cannot fail earlier
         cache = PrecomputedTxData(tx)
-        self._txs[pos] = (tx, coins)
         flags = self.flags
         if self._inline:  # real checks: a failure is the verdict, no need to run it again
             for n, coin in enumerate(coins):
@@ -189,6 +188,7 @@ class BlockChecks:
                     self._failed[pos] = failure
                     break
             return
+        self._txs[pos] = (tx, coins)
         records, tags = self._records, self._tags
         for n, coin in enumerate(coins):
             txin = tx.vin[n]
