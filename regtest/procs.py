@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from node.client import ClientError, NodeClient
+from node.cookie import CookieError, cookie_path, read_cookie
 
 from .state import NetState, NodeState
 
@@ -90,8 +91,8 @@ def _node_env() -> dict[str, str]:
 def client(state: NetState, node: NodeState, timeout: float = 30.0) -> NodeClient:
     token = None
     try:
-        token = (state.datadir(node) / ".cookie").read_text().strip()
-    except OSError:
+        token = read_cookie(state.datadir(node))
+    except CookieError:
         pass
     return NodeClient(node.rest_url, token, timeout=timeout)
 
@@ -103,7 +104,7 @@ def wait_ready(state: NetState, node: NodeState, timeout: float = START_TIMEOUT)
     while time.monotonic() < deadline:
         if not is_running(state, node):
             raise ProcError(f"{node.name} exited during start-up:\n{tail(state.log_path(node))}")
-        if (state.datadir(node) / ".cookie").exists():
+        if cookie_path(state.datadir(node)).exists():
             try:
                 client(state, node, timeout=2).info()
                 return
