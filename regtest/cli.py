@@ -19,7 +19,6 @@ from .spec import NETWORKS, TOPOLOGIES, SpecError, from_flags, load_toml
 from .state import NetState, NodeState, StateError
 from .wallets import WalletError
 
-MATURITY = 100  # COINBASE_MATURITY: a coinbase is spendable 100 blocks later
 ERRORS = (SpecError, StateError, ProcError, ControlError, WalletError, ClientError)
 
 
@@ -136,13 +135,16 @@ def _start_all(state: NetState) -> None:
 
 
 def _fund(state: NetState) -> None:
-    """One block to each wallet, then MATURITY more to the first node's, all mined by the first
-    node so every block reaches the others: each wallet then holds one spendable coinbase."""
+    """One block to each wallet, then COINBASE_MATURITY more to the first node's, all mined by
+    the first node so every block reaches the others: each wallet then holds one spendable
+    coinbase."""
+    from node.consensus.params import get_params
+    maturity = get_params(state.network).coinbase_maturity
     first = state.nodes[0]
-    click.echo(f"funding: mining {len(state.nodes) + MATURITY} blocks...")
+    click.echo(f"funding: mining {len(state.nodes) + maturity} blocks...")
     for node in state.nodes:
         control.mine(state, first, 1, wallets.receive_address(state, node))
-    control.mine(state, first, MATURITY, wallets.receive_address(state, first))
+    control.mine(state, first, maturity, wallets.receive_address(state, first))
     control.same_tip(state)
 
 
