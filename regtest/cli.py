@@ -275,9 +275,9 @@ def balances(root: Path | None, as_json: bool) -> None:
 
 
 def _coins(sats: int) -> str:
-    sign = "-" if sats < 0 else ""
-    whole, frac = divmod(abs(sats), 100_000_000)
-    return f"{sign}{whole}.{frac:08d}".rstrip("0").rstrip(".") if frac else f"{sign}{whole}"
+    """The wallet's coins without trailing zeros: 1.5, 50, 0.00000001."""
+    from wallet.amounts import format_coins
+    return format_coins(sats).rstrip("0").rstrip(".")
 
 
 # -- acting ------------------------------------------------------------------------------------
