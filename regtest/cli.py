@@ -116,11 +116,15 @@ def _create(root: Path, spec, first_ip: str, free_ports: bool) -> NetState:
     return state
 
 
-def _start_all(state: NetState) -> None:
+def _peers(state: NetState, node: NodeState) -> list[str]:
+    """The P2P addresses ``node`` connects out to: the far end of each of its links."""
     by_name = {n.name: n for n in state.nodes}
+    return [by_name[b].p2p for a, b in state.links if a == node.name]
+
+
+def _start_all(state: NetState) -> None:
     for node in state.nodes:
-        peers = [by_name[b].p2p for a, b in state.links if a == node.name]
-        procs.start_node(state, node, peers)
+        procs.start_node(state, node, _peers(state, node))
         state.save()  # the pid, at once: `down` must find whatever was started
     try:
         for node in state.nodes:
@@ -195,8 +199,7 @@ def start_cmd(node: str, root: Path | None) -> None:
         n = state.node(node)
         if procs.is_running(state, n):
             raise StateError(f"{n.name} is already running")
-        by_name = {x.name: x for x in state.nodes}
-        procs.start_node(state, n, [by_name[b].p2p for a, b in state.links if a == n.name])
+        procs.start_node(state, n, _peers(state, n))
         state.save()
         procs.wait_ready(state, n)
         click.echo(f"started {n.name} at {n.api_url}")
