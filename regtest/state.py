@@ -9,8 +9,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .spec import NetworkSpec, NodeSpec
-
 STATE_FILE = "network.json"
 
 
@@ -70,10 +68,6 @@ class NetState:
             return self.nodes[int(ref)]
         names = ", ".join(n.name for n in self.nodes)
         raise StateError(f"no node {ref!r} in this network (nodes: {names}; or 0..{len(self.nodes) - 1})")
-
-    def spec(self) -> NetworkSpec:
-        return NetworkSpec(self.network, [NodeSpec(n.name, n.mine, n.interval) for n in self.nodes],
-                           list(self.links))
 
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@
 // after the last confirmed txid seen (/txs/chain/:last_seen_txid).
 import { esplora } from '../api.js';
 import {
-  addressPath, blockPath, coins, count, fields, h, hashLink, link, pager, section, txPath,
+  addressPath, blockPath, coins, count, fields, h, link, pager, section, txPath,
 } from '../format.js';
 import { txList } from '../txlist.js';
 
