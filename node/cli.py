@@ -84,8 +84,6 @@ def _open_chain(network: str, datadir: Path | None, **kwargs) -> ChainState:
         raise click.ClickException(str(e)) from None
 
 
-
-
 @main.command("import")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -158,8 +156,6 @@ def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
 
 
 # -- the running node ----------------------------------------------------------------------------
-
-
 
 def _hostport_list_option(name: str, help: str):
     return click.option(name, multiple=True, metavar="HOST:PORT", help=help)

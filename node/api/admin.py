@@ -108,11 +108,12 @@ async def add_ban(request: web.Request) -> web.Response:
     if not isinstance(seconds, int) or isinstance(seconds, bool) \
             or not 1 <= seconds <= MAX_BAN_SECONDS:
         raise bad_request(f"'seconds' must be a whole number from 1 to {MAX_BAN_SECONDS}")
+    p2p = _p2p(ctx)
     try:
-        _p2p(ctx).ban(address, seconds)
+        p2p.ban(address, seconds)
     except ValueError as e:
         raise bad_request(f"'address': {e}") from None
-    return web.json_response(_p2p(ctx).list_bans())
+    return web.json_response(p2p.list_bans())
 
 
 @routes.delete("/node/bans/{address:.+}")
