@@ -106,10 +106,13 @@ def connected(state: NetState, timeout: float = SYNC_TIMEOUT) -> None:
     group = {name: i for i, g in enumerate(state.partition) for name in g}
 
     def up() -> bool:
+        hosts: dict[str, set[str]] = {}  # each node's peers, asked once per poll
         for a, b in state.links:
             if group.get(a) != group.get(b):
                 continue
-            if by_name[b].ip not in peer_hosts(state, by_name[a]):
+            if a not in hosts:
+                hosts[a] = peer_hosts(state, by_name[a])
+            if by_name[b].ip not in hosts[a]:
                 return False
         return True
 
