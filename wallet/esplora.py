@@ -20,7 +20,6 @@ TXS_PER_PAGE = 25  # Esplora: confirmed transactions per /txs/chain page
 class NodeUnreachable(Exception):
     def __init__(self, url: str, why: str) -> None:
         super().__init__(f"cannot reach the node at {url}: {why}")
-        self.url = url
 
 
 class NodeError(Exception):

@@ -105,10 +105,6 @@ class ExtendedKey:
     def fingerprint(self) -> bytes:
         return hash160(self.pubkey)[:4]
 
-    @property
-    def is_private(self) -> bool:
-        return self.secret is not None
-
     def neuter(self) -> ExtendedKey:
         """The public node (BIP32's N())."""
         return ExtendedKey(self.chain_code, self.pubkey, None, self.depth,

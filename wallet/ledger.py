@@ -161,10 +161,10 @@ def _address_of(wallet: Wallet, txin: dict) -> str | None:
 
 def last_used(wallet: Wallet, chain: int) -> int:
     """The highest index on ``chain`` with any history (-1: none)."""
-    return max((e["index"] for e in wallet.cache.get("scripts", {}).values()
-                if e["chain"] == chain and e["txids"]), default=-1)
+    return max(used_indexes(wallet, chain), default=-1)
 
 
 def used_indexes(wallet: Wallet, chain: int) -> set[int]:
+    """The indexes on ``chain`` with any history."""
     return {e["index"] for e in wallet.cache.get("scripts", {}).values()
             if e["chain"] == chain and e["txids"]}

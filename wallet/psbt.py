@@ -80,11 +80,7 @@ class Psbt:
             return inp.non_witness_utxo.vout[prevout.n]
         raise PsbtError(f"input {n} has no UTXO information")
 
-    def fee(self) -> int:
-        return sum(self.spent_output(n).value for n in range(len(self.inputs))) - \
-            sum(o.value for o in self.tx.vout)
-
-    # -- extractor (the finalizer, which knows scripts, is wallet.signer.finalize) -------------------------------------------------------------
+    # -- extractor (the finalizer, which knows scripts, is wallet.signer.finalize) -------------
     def extract(self) -> Tx:
         missing = [n for n, i in enumerate(self.inputs) if not i.finalized]
         if missing:
@@ -210,7 +206,8 @@ def _parse(r: ByteReader) -> Psbt:
                 _expect_key_size(key, 1, "a witness UTXO")
                 inp.witness_utxo = from_bytes(TxOut, value)
             elif t == IN_PARTIAL_SIG:
-                _expect_key_size(key, 34 if len(key) <= 34 else 66, "a partial signature")
+                if len(key) not in (34, 66):
+                    raise PsbtError("bad key size for a partial signature")
                 inp.partial_sigs[key[1:]] = value
             elif t == IN_SIGHASH_TYPE:
                 _expect_key_size(key, 1, "the sighash type")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from node.consensus import crypto
+from node.consensus.address import p2pkh_script
 from node.consensus.hashes import hash160
 from node.consensus.primitives import Tx, TxOut
 from node.consensus.script.errors import ScriptError
@@ -40,11 +41,6 @@ def _key_hash(script_pubkey: bytes) -> bytes:
     return script_pubkey[2:22] if script_kind(script_pubkey) == "p2wpkh" else script_pubkey[3:23]
 
 
-def _p2pkh_code(key_hash: bytes) -> bytes:
-    # BIP143: the scriptCode of a P2WPKH input is the P2PKH script of its key hash.
-    return b"\x76\xa9\x14" + key_hash + b"\x88\xac"
-
-
 def sign_psbt(psbt: Psbt, root: ExtendedKey) -> int:
     """Add our signatures (SIGHASH_ALL) to every input whose key paths start at ``root``'s
     fingerprint; returns how many inputs were signed."""
@@ -70,7 +66,8 @@ def sign_psbt(psbt: Psbt, root: ExtendedKey) -> int:
             if key.pubkey != pubkey:
                 raise PsbtError(f"input {n}: key path {list(path)} does not give its public key")
             if kind == "p2wpkh":
-                digest = segwit_v0_sighash(_p2pkh_code(hash160(pubkey)), psbt.tx, n,
+                # BIP143: a P2WPKH input's scriptCode is the P2PKH script of its key hash.
+                digest = segwit_v0_sighash(p2pkh_script(hash160(pubkey)), psbt.tx, n,
                                            SIGHASH_ALL, spent.value, cache)
             else:
                 digest = legacy_sighash(spent.script_pubkey, psbt.tx, n, SIGHASH_ALL, cache)

@@ -49,7 +49,7 @@ def next_receive_index(wallet: Wallet) -> int:
     """A fresh receive index: past every used and every handed-out address. Past the gap
     limit a restore would not find it, so then the oldest handed-out unused one is reused."""
     used = used_indexes(wallet, RECEIVE)
-    top = last_used(wallet, RECEIVE)
+    top = max(used, default=-1)  # the last used index (-1: none)
     issued = wallet.issued[RECEIVE]
     candidate = max(top, issued) + 1
     if candidate <= top + GAP_LIMIT:

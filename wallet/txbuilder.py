@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from node.consensus.primitives import Tx, TxIn, TxOut
+from node.consensus.primitives import WITNESS_SCALE_FACTOR, Tx, TxIn, TxOut
 from node.consensus.serialize import compact_size
 
 from .account import CHANGE, Account
@@ -25,7 +25,6 @@ SEQUENCE_RBF = 0xFFFFFFFD
 # Core's DEFAULT_MIN_RELAY_TX_FEE (1,000 sat/kvB) and DUST_RELAY_TX_FEE (3,000 sat/kvB).
 MIN_RELAY_FEE_RATE = Decimal(1)
 DUST_RELAY_FEE_RATE = Decimal(3)
-WITNESS_SCALE_FACTOR = 4
 
 # Weight of one input, by script type, with a 72-byte signature and a compressed key.
 _INPUT_WEIGHT = {
@@ -76,7 +75,6 @@ class Plan:
     change_index: int | None  # its address index on the change chain
     fee: int
     vsize: int  # estimated (worst case)
-    fee_rate: Decimal
     algorithm: str
 
     @property
@@ -113,7 +111,7 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
         value = total - fee
         if not coins or value < dust_threshold(scripts[0]):
             raise InsufficientFunds(total, fee + dust_threshold(scripts[0]))
-        return Plan(coins, [TxOut(value, scripts[0])], None, None, fee, vsize, rate, "sweep")
+        return Plan(coins, [TxOut(value, scripts[0])], None, None, fee, vsize, "sweep")
 
     pay = sum(r.value for r in recipients)
     # Without subtract_fee each coin brings its value less its input's fee; with it, the
@@ -121,7 +119,8 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
     def effective(c: Coin) -> int:
         return c.value if subtract_fee else c.value - fee_for(vsize_of(input_weight(
             c.script_pubkey)), rate)
-    fixed_fee = 0 if subtract_fee else fee_for(vsize_of(_weight([], scripts) + _SEGWIT_MARKER_WEIGHT), rate)
+    fixed_fee = 0 if subtract_fee else fee_for(
+        vsize_of(_weight([], scripts) + _SEGWIT_MARKER_WEIGHT), rate)
     change_fee = fee_for(vsize_of(output_weight(change_script)), rate)
     spend_change_fee = fee_for(vsize_of(input_weight(change_script)), rate)
     dust = dust_threshold(change_script)
@@ -141,8 +140,6 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
         fee = fee_for(with_change_vsize if selection.with_change else no_change_vsize, rate)
         outputs = _subtract(outputs, fee)
         change = total - pay if selection.with_change else 0
-        if not selection.with_change:
-            fee = total - sum(o.value for o in outputs)
     else:
         fee = fee_for(with_change_vsize, rate)
         change = total - pay - fee if selection.with_change else 0
@@ -157,7 +154,7 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
     if change:
         position = rng.randrange(len(outputs) + 1)  # Core places change at random
         outputs.insert(position, TxOut(change, change_script))
-    return Plan(coins, outputs, position, change_index if change else None, fee, vsize, rate,
+    return Plan(coins, outputs, position, change_index if change else None, fee, vsize,
                 selection.algorithm)
 
 
