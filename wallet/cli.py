@@ -69,9 +69,13 @@ def main() -> None:
 
 # -- shared options ---------------------------------------------------------------------------
 
+def network_option(f: Callable) -> Callable:
+    return click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest",
+                        envvar="MINICASH_NETWORK", show_default=True)(f)
+
+
 def wallet_options(f: Callable) -> Callable:
-    f = click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest",
-                     envvar="MINICASH_NETWORK", show_default=True)(f)
+    f = network_option(f)
     return click.option("--name", default="default", show_default=True,
                         help="Wallet name.")(f)
 
@@ -83,6 +87,11 @@ def node_option(f: Callable) -> Callable:
 
 def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def online_options(f: Callable) -> Callable:
+    """The options of a command that talks to the node: the wallet's, --node and --json."""
+    return node_option(json_option(wallet_options(f)))
 
 
 def _client(network: str, node_url: str | None) -> EsploraClient:
@@ -178,8 +187,7 @@ def restore(name: str, network: str, bip39_passphrase: str, legacy: bool, no_pas
 
 
 @main.command("list")
-@click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest",
-              envvar="MINICASH_NETWORK", show_default=True)
+@network_option
 @json_option
 def list_(network: str, as_json: bool) -> None:
     """The wallets of a network."""
@@ -270,9 +278,7 @@ def dump_mnemonic(name: str, network: str, as_json: bool) -> None:
 # -- chain state ------------------------------------------------------------------------------
 
 @main.command("sync")
-@wallet_options
-@node_option
-@json_option
+@online_options
 def sync_(name: str, network: str, node_url: str | None, as_json: bool) -> None:
     """Fetch what changed from the node."""
     wallet = Wallet.open(network, name)
@@ -283,9 +289,7 @@ def sync_(name: str, network: str, node_url: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@wallet_options
-@node_option
-@json_option
+@online_options
 def balance(name: str, network: str, node_url: str | None, as_json: bool) -> None:
     """Confirmed, unconfirmed and immature (coinbase) balance."""
     wallet, _ = _open_synced(name, network, node_url)
@@ -297,9 +301,7 @@ def balance(name: str, network: str, node_url: str | None, as_json: bool) -> Non
 
 
 @main.command()
-@wallet_options
-@node_option
-@json_option
+@online_options
 def utxos(name: str, network: str, node_url: str | None, as_json: bool) -> None:
     """The wallet's unspent outputs."""
     wallet, _ = _open_synced(name, network, node_url)
@@ -318,9 +320,7 @@ def utxos(name: str, network: str, node_url: str | None, as_json: bool) -> None:
 
 
 @main.command()
-@wallet_options
-@node_option
-@json_option
+@online_options
 def history(name: str, network: str, node_url: str | None, as_json: bool) -> None:
     """Transactions, newest first, with amounts, fees, confirmations and labels."""
     wallet, _ = _open_synced(name, network, node_url)
@@ -344,7 +344,7 @@ def send_options(f: Callable) -> Callable:
     f = click.option("--target", type=click.IntRange(1, 1008),
                      help="Confirmation target in blocks, for the node's fee estimate.")(f)
     f = click.option("--fee-rate", help="Fee rate in sat/vB (default: the node's estimate).")(f)
-    return node_option(json_option(wallet_options(f)))
+    return online_options(f)
 
 
 def _summary(wallet: Wallet, plan: Plan) -> list[str]:
@@ -434,9 +434,7 @@ def send_many(csv_file, fee_rate: str | None, target: int | None, subtract_fee: 
 @click.option("--fee-rate", required=True, help="The new fee rate in sat/vB.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--dry-run", is_flag=True, help="Build and sign, but do not broadcast.")
-@node_option
-@json_option
-@wallet_options
+@online_options
 def bump_fee(txid: str, fee_rate: str, yes: bool, dry_run: bool, node_url: str | None,
              as_json: bool, name: str, network: str) -> None:
     """Replace our unconfirmed TXID with a copy paying a higher fee rate (BIP125)."""
@@ -469,9 +467,7 @@ def _read_psbt(text: str) -> Psbt:
 @click.option("--fee-rate", help="Fee rate in sat/vB (default: the node's estimate).")
 @click.option("--target", type=click.IntRange(1, 1008))
 @click.option("--subtract-fee", is_flag=True)
-@node_option
-@json_option
-@wallet_options
+@online_options
 def psbt_create(address: str, amount: str | None, sweep: bool, fee_rate: str | None,
                 target: int | None, subtract_fee: bool, node_url: str | None, as_json: bool,
                 name: str, network: str) -> None:
@@ -504,9 +500,7 @@ def psbt_sign(psbt_text: str, as_json: bool, name: str, network: str) -> None:
 @psbt.command("finalize")
 @click.argument("psbt_text", metavar="PSBT")
 @click.option("--broadcast", "do_broadcast", is_flag=True, help="Post it to the node.")
-@node_option
-@json_option
-@wallet_options
+@online_options
 def psbt_finalize(psbt_text: str, do_broadcast: bool, node_url: str | None, as_json: bool,
                   name: str, network: str) -> None:
     """Finalize a signed PSBT, check it, print the raw transaction (or broadcast it)."""
