@@ -10,6 +10,7 @@ import urllib.request
 
 from node.chain.index import BlockIndex
 from node.consensus.address import script_to_address
+from node.consensus.hashes import hash_to_hex, hex_to_hash
 from node.consensus.params import REGTEST
 from node.consensus.primitives import BlockHeader, OutPoint, TxOut
 from node.consensus.serialize import ByteReader
@@ -66,9 +67,9 @@ def test_user_story_over_http_including_a_reorg(tmp_path):
         cb_txid = http.text(f"/api/block/{b1}/txid/0")
         cb = http.get(f"/api/tx/{cb_txid}")
         value = cb["vout"][0]["value"]
-        tx = maker.wallet.spend([(OutPoint(bytes.fromhex(cb_txid)[::-1], 0), value)],
+        tx = maker.wallet.spend([(OutPoint(hex_to_hash(cb_txid), 0), value)],
                                 [TxOut(value - 5_000, maker.wallet.script_pubkey)])
-        txid = tx.txid[::-1].hex()
+        txid = hash_to_hex(tx.txid)
         assert http.post("/api/tx", tx.serialize().hex()) == (200, txid)
         assert txid in http.get("/api/mempool/txids")
         assert http.get(f"/api/tx/{txid}")["status"] == {"confirmed": False}
@@ -96,7 +97,7 @@ def test_user_story_over_http_including_a_reorg(tmp_path):
             status, body = http.post("/node/blocks", block.serialize().hex(), admin=True)
             assert status == 200, body
             prev = BlockIndex(block.header, prev.height + 1, None)
-        assert http.text("/api/blocks/tip/hash") == prev.hash[::-1].hex()
+        assert http.text("/api/blocks/tip/hash") == hash_to_hex(prev.hash)
         assert http.text("/api/blocks/tip/height") == "107"
 
         # Every view follows the new chain: the old tip is off the best chain, the transaction
@@ -107,7 +108,7 @@ def test_user_story_over_http_including_a_reorg(tmp_path):
         assert all(t["txid"] != txid for t in http.get(f"/api/address/{address}/txs/chain"))
         assert http.get(f"/api/address/{address}/txs/mempool")[0]["txid"] == txid
         assert http.get(f"/api/tx/{cb_txid}/outspend/0")["status"] == {"confirmed": False}
-        assert http.get("/rest/chaininfo.json")["bestblockhash"] == prev.hash[::-1].hex()
+        assert http.get("/rest/chaininfo.json")["bestblockhash"] == hash_to_hex(prev.hash)
         assert http.get("/rest/blockhashbyheight/106.json")["blockhash"] != old_tip
         info = http.get(f"/api/address/{address}")
         assert info["mempool_stats"]["tx_count"] == 1

@@ -12,11 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from node.client import NodeClient
+from node.consensus.params import COIN
 from wallet.cli import main
 
 from ..test_run import _start, _wait_for_lines, free_port
-
-COIN = 100_000_000
 
 
 class WalletCli:
