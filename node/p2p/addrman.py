@@ -30,7 +30,15 @@ from pathlib import Path
 
 from node.storage.db import Database
 
-from .netaddr import NetAddr, group, host_to_ip16, ip16_to_host, is_routable
+from .netaddr import (
+    NetAddr,
+    canonical_host,
+    group,
+    host_to_ip16,
+    ip16_to_host,
+    is_routable,
+    sanitised_addr_time,
+)
 
 NEW_CAPACITY = 16_384
 TRIED_CAPACITY = 4_096
@@ -44,10 +52,6 @@ RETRIES = 3  # ADDRMAN_RETRIES: failures without any success -> terrible
 MAX_FAILURES = 10  # ADDRMAN_MAX_FAILURES ...
 MIN_FAIL = 7 * 86400  # ... within ADDRMAN_MIN_FAIL since the last success -> terrible
 REPLACEMENT = 4 * 3600  # ADDRMAN_REPLACEMENT: how old a tried entry must be to lose its slot
-# net_processing.cpp: an addr time before 1973 or over 10 minutes ahead is replaced by 5 days ago.
-_MIN_SANE_TIME = 100_000_000
-_FUTURE_SLACK = 600
-_UNKNOWN_TIME_AGE = 5 * 86400
 
 _KEY_PREFIX = b"a"
 _VALUE = struct.Struct("<BQqqqIB")  # format, services, time, last_try, last_success, attempts, tried
@@ -282,7 +286,7 @@ class AddrMan:
         return len(self._tried)
 
     def info(self, host: str, port: int) -> AddrInfo | None:
-        return self._entries.get((_canonical(host), port))
+        return self._entries.get((canonical_host(host), port))
 
     def add(self, addrs: Iterable[NetAddr], source: str, penalty: int = 0) -> int:
         """Learn addresses that ``source`` (a host) told us; returns how many were new.
@@ -297,9 +301,7 @@ class AddrMan:
         for addr in addrs:
             if addr.port == 0 or (self.routable_only and not is_routable(addr.host)):
                 continue
-            t = addr.time
-            if t <= _MIN_SANE_TIME or t > now + _FUTURE_SLACK:
-                t = now - _UNKNOWN_TIME_AGE
+            t = sanitised_addr_time(addr.time, now)
             own = addr.host == source
             t = max(0, t - (0 if own else penalty))
             info = self._entries.get(addr.key)
@@ -322,7 +324,7 @@ class AddrMan:
     def attempt(self, host: str, port: int) -> None:
         """A connection to the address is being tried (Core: Attempt with fCountFailure): the
         attempt counts as a failure until :meth:`good` says it worked."""
-        info = self._entries.get((_canonical(host), port))
+        info = self._entries.get((canonical_host(host), port))
         if info is None:
             return
         info.last_try = int(self._clock())
@@ -334,7 +336,7 @@ class AddrMan:
         """An outbound connection succeeded: the address moves to tried (Core: Good). An address
         we did not know (a --connect peer) is added first, as its own source."""
         now = int(self._clock())
-        key = (_canonical(host), port)
+        key = (canonical_host(host), port)
         info = self._entries.get(key)
         if info is None:
             info = AddrInfo(key[0], port, services or 0, now, key[0])
@@ -364,7 +366,7 @@ class AddrMan:
     def connected(self, host: str, port: int) -> None:
         """A connection to the address has been up: refresh its time, at most every 20 minutes
         so the time does not reveal when we were online (Core: Connected)."""
-        info = self._entries.get((_canonical(host), port))
+        info = self._entries.get((canonical_host(host), port))
         now = int(self._clock())
         if info is not None and now - info.time > 20 * 60:
             info.time = now
@@ -372,7 +374,7 @@ class AddrMan:
             self._flush()
 
     def remove(self, host: str, port: int) -> bool:
-        key = (_canonical(host), port)
+        key = (canonical_host(host), port)
         if key not in self._entries:
             return False
         self._delete(key)
@@ -384,7 +386,7 @@ class AddrMan:
         """An address to connect to, or None. Picks the tried or new table with even odds, then
         entries at random, accepting each with its chance and raising the bar on every miss
         (Core: Select_)."""
-        excluded = {(_canonical(h), p) for h, p in exclude}
+        excluded = {(canonical_host(h), p) for h, p in exclude}
         tables = []
         for table in ([self._new] if new_only else [self._new, self._tried]):
             if len(table) > 2 * len(excluded):
@@ -432,7 +434,4 @@ class AddrMan:
         if self._owns_db:
             self.db.close()
 
-
-def _canonical(host: str) -> str:
-    return ip16_to_host(host_to_ip16(host))
 

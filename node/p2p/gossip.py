@@ -2,9 +2,9 @@
 
 Bitcoin Core's rules (net_processing.cpp):
 - received addresses go to the address manager with the sending peer as their source; a time
-  stamp in the future or before 2001 becomes "five days ago"; each peer has a token bucket of
-  0.1 address per second (plus 1,000 for the reply to our ``getaddr``), and addresses beyond it
-  are dropped unprocessed (MAX_ADDR_RATE_PER_SECOND);
+  stamp over 10 minutes ahead or before 1973 becomes "five days ago"; each peer has a token
+  bucket of 0.1 address per second (plus 1,000 for the reply to our ``getaddr``), and addresses
+  beyond it are dropped unprocessed (MAX_ADDR_RATE_PER_SECOND);
 - a small (at most 10 entries) announcement of fresh addresses (seen in the last 10 minutes) is
   relayed to two other peers that do not know them yet: that is how a new node's
   self-announcement spreads (RelayAddress);
@@ -22,8 +22,8 @@ import random
 import time
 from collections.abc import Callable
 
-from .messages import MAX_ADDR_TO_SEND, NODE_NETWORK, NODE_WITNESS, Addr, AddrV2, GetAddr
-from .netaddr import NetAddr, is_routable
+from .messages import MAX_ADDR_TO_SEND, OUR_SERVICES, Addr, AddrV2, GetAddr
+from .netaddr import NetAddr, is_routable, sanitised_addr_time
 from .peer import Peer
 
 log = logging.getLogger("minicash.p2p")
@@ -33,8 +33,6 @@ MAX_ADDR_PROCESSING_TOKEN_BUCKET = MAX_ADDR_TO_SEND  # Core
 MAX_PCT_ADDR_TO_SEND = 23  # Core
 RELAY_FANOUT = 2  # Core relays a fresh address to two peers
 FRESH_ADDR_AGE = 600  # Core: only addresses seen in the last 10 minutes are relayed
-OLD_ADDR_TIME_PENALTY = 5 * 24 * 3600  # Core: implausible times become five days ago
-OUR_SERVICES = NODE_NETWORK | NODE_WITNESS
 SMALL_TABLE = 64  # ours: up to this many known addresses, getaddr gets them all
 
 
@@ -102,8 +100,9 @@ class AddrGossip:
             tokens -= 1
             if addr.port == 0 or addr.host in ("0.0.0.0", "::"):
                 continue
-            if addr.time <= 100_000_000 or addr.time > now + 600:
-                addr = NetAddr(addr.services, addr.host, addr.port, now - OLD_ADDR_TIME_PENALTY)
+            t = sanitised_addr_time(addr.time, now)
+            if t != addr.time:
+                addr = NetAddr(addr.services, addr.host, addr.port, t)
             peer.known_addrs.add(_key(addr))
             accepted.append(addr)
             if addr.time > now - FRESH_ADDR_AGE and len(msg.addrs) <= 10:

@@ -37,6 +37,8 @@ NODE_BLOOM = 1 << 2
 NODE_WITNESS = 1 << 3
 NODE_COMPACT_FILTERS = 1 << 6
 NODE_NETWORK_LIMITED = 1 << 10
+# What we offer: full blocks, with witnesses (Core: a default node's nLocalServices).
+OUR_SERVICES = NODE_NETWORK | NODE_WITNESS
 
 # Inventory types (Core: GetDataMsg, protocol.h)
 MSG_TX = 1

@@ -33,6 +33,7 @@ from .messages import (
     MIN_PEER_PROTO_VERSION,
     NODE_NETWORK,
     NODE_WITNESS,
+    OUR_SERVICES,
     PROTOCOL_VERSION,
     WTXID_RELAY_VERSION,
     Message,
@@ -44,6 +45,7 @@ from .messages import (
     WtxidRelay,
     decode_message,
 )
+from .netaddr import NetAddr
 from .wire import FrameDecoder, WireError, frame
 
 if TYPE_CHECKING:
@@ -231,10 +233,6 @@ class Peer:
         except (TimeoutError, ConnectionError) as e:
             self.close(f"send failed: {e!r}")
 
-    @property
-    def send_buffer(self) -> int:
-        return self._transport.get_write_buffer_size()
-
     # -- life cycle ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Handshake, then read and dispatch messages until the connection ends."""
@@ -420,9 +418,6 @@ def version_message(peer_host: str, peer_port: int, nonce: int, start_height: in
                     user_agent: str, relay: bool = True) -> Version:
     """Our version message (Core: PushNodeVersion). Our own address is sent as unknown, as
     Core does: the peer learns where we listen from our ``addr`` self-announcement."""
-    from .netaddr import NetAddr
-
-    return Version(PROTOCOL_VERSION, NODE_NETWORK | NODE_WITNESS, int(time.time()),
-                   NetAddr(0, peer_host, peer_port), NetAddr(NODE_NETWORK | NODE_WITNESS,
-                                                             "0.0.0.0", 0),
+    return Version(PROTOCOL_VERSION, OUR_SERVICES, int(time.time()),
+                   NetAddr(0, peer_host, peer_port), NetAddr(OUR_SERVICES, "0.0.0.0", 0),
                    nonce, user_agent, start_height, relay)

@@ -32,13 +32,20 @@ from node.storage.db import Database
 
 from .addrman import AddrMan
 from .banman import BanMan
-from .connman import ConnectionManager, canonical_or_name
+from .connman import (
+    CONNECT_TIMEOUT,
+    MAX_INBOUND,
+    MAX_OUTBOUND,
+    ConnectionManager,
+    canonical_or_name,
+)
 from .gossip import AddrGossip
 from .messages import (
     MSG_BLOCK,
     MSG_TX,
     MSG_WITNESS_FLAG,
     MSG_WTX,
+    SENDHEADERS_VERSION,
     GetData,
     Inv,
     Message,
@@ -75,8 +82,8 @@ class P2PConfig:
     connect: list[tuple[str, int]] = field(default_factory=list)
     addnode: list[tuple[str, int]] = field(default_factory=list)
     whitelist: list[str] = field(default_factory=list)  # hosts or subnets (Core: -whitelist)
-    max_outbound: int = 8
-    max_inbound: int = 125
+    max_outbound: int = MAX_OUTBOUND
+    max_inbound: int = MAX_INBOUND
     peer_timeouts: PeerTimeouts = field(default_factory=PeerTimeouts)
     sync_timeouts: SyncTimeouts = field(default_factory=SyncTimeouts)
 
@@ -181,8 +188,6 @@ class P2PService:
         return self._spawn(self._connect(host, port, manual))
 
     async def _connect(self, host: str, port: int, manual: bool) -> Peer | None:
-        from .connman import CONNECT_TIMEOUT
-
         assert self.connman is not None
         try:
             reader, writer = await asyncio.wait_for(
@@ -276,7 +281,7 @@ class P2PService:
                  v.version, v.start_height, " (manual)" if peer.manual else "")
         if not peer.inbound:
             self.connman.connected(peer)
-        if v.version >= 70012:
+        if v.version >= SENDHEADERS_VERSION:
             peer.send(SendHeaders())  # BIP130: announce blocks to us with headers
         peer.send_ping()
         self.relay.peer_established(peer)
