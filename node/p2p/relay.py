@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from node.consensus.errors import ValidationError
@@ -43,6 +44,7 @@ from .messages import (
     GetData,
     Inv,
     InvItem,
+    NotFound,
     TxMsg,
 )
 from .peer import Disconnect, KnownSet, Misbehaving, Peer, cancel_and_wait
@@ -174,18 +176,17 @@ class TxRelay:
 
     def _send_queue(self, peer: Peer, queue: dict[bytes, MempoolEntry]) -> None:
         pool = self.mempool
-        live = [e for e in queue.values() if pool.get(e.txid) is e
-                and e.fee * 1000 >= peer.fee_filter * e.vsize]
+        # Entries that left the pool (or were replaced) or fall below the peer's fee filter are
+        # never announced: only these stay queued (keys are always the entry's txid).
+        live = {txid: e for txid, e in queue.items()
+                if pool.get(txid) is e and e.fee * 1000 >= peer.fee_filter * e.vsize}
         # Parents before children, so the receiver need not park children as orphans.
-        live.sort(key=lambda e: (e.ancestor_count, -e.fee_rate))
-        batch = live[:INVENTORY_BROADCAST_MAX]
+        batch = sorted(live.values(), key=lambda e: (e.ancestor_count, -e.fee_rate))
+        del batch[INVENTORY_BROADCAST_MAX:]
         for e in batch:
-            del queue[e.txid]
-        for txid in [t for t, e in queue.items() if pool.get(t) is not e]:
-            del queue[txid]  # left the pool, or replaced
-        for txid, e in list(queue.items()):
-            if e.fee * 1000 < peer.fee_filter * e.vsize:
-                del queue[txid]  # below the peer's fee filter: never announced
+            del live[e.txid]
+        queue.clear()
+        queue.update(live)  # in place: the queue object stays the peer's
         if not batch:
             return
         kind = MSG_WTX if peer.wtxid_relay else MSG_TX
@@ -222,8 +223,8 @@ class TxRelay:
         if wanted:
             peer.send(GetData(tuple(wanted)))
 
-    async def on_notfound(self, peer: Peer, msg: object) -> None:
-        for item in getattr(msg, "items", ()):
+    async def on_notfound(self, peer: Peer, msg: NotFound) -> None:
+        for item in msg.items:
             entry = self.requested.get(item.hash)
             if entry is not None and entry[0] is peer:
                 del self.requested[item.hash]
@@ -311,7 +312,7 @@ class TxRelay:
         if not self.may_ask_mempool(peer):
             raise Disconnect("mempool request from a peer that is not whitelisted or local")
         queue = self._queues.setdefault(peer.id, {})
-        for entry in list(self.mempool.entries.values())[:MAX_INV_SZ]:
+        for entry in islice(self.mempool.entries.values(), MAX_INV_SZ):
             tx = entry.tx
             if tx.wtxid not in peer.known_txs and tx.txid not in peer.known_txs:
                 queue[tx.txid] = entry

@@ -31,6 +31,7 @@ from node.chain.index import HAVE_DATA, BlockIndex
 from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.primitives import Block
+from node.consensus.serialize import from_bytes
 
 from .messages import (
     MAX_HEADERS_RESULTS,
@@ -323,9 +324,7 @@ class BlockSync:
         if raw is None:
             return False
         if not item.type & MSG_WITNESS_FLAG:
-            block = self.chain.read_block(index)
-            assert block is not None
-            raw = block.serialize(witness=False)
+            raw = from_bytes(Block, raw).serialize(witness=False)  # parse what we read, not re-read
         peer.send_raw("block", raw)
         return True
 

@@ -70,14 +70,24 @@ def parse_header(data: bytes, magic: bytes,
     but keeps the peer): it comes back escaped, so it matches no known message."""
     if len(data) != HEADER_SIZE:
         raise WireError(f"message header must be {HEADER_SIZE} bytes, got {len(data)}")
-    got_magic, field, length, check = _HEADER.unpack(data)
+    command, length, check, _ = _read_header(data, magic, max_payload)
+    return command, length, check
+
+
+def _read_header(buf: bytes | bytearray, magic: bytes,
+                 max_payload: int) -> tuple[str, int, bytes, bool]:
+    """(command, length, checksum, command valid) from the first 24 bytes of ``buf``.
+
+    The one place the stream-breaking checks live, so :func:`parse_header` and
+    :class:`FrameDecoder` refuse the same headers with the same words."""
+    got_magic, field, length, check = _HEADER.unpack_from(buf)
     if got_magic != magic:
         raise WireError(f"wrong network magic {got_magic.hex()} (expected {magic.hex()})")
-    command, _ = _command_text(field)
+    command, valid = _command_text(field)
     if length > max_payload:
         raise WireError(f"{command} message of {length} bytes exceeds the limit of "
                         f"{max_payload}")
-    return command, length, check
+    return command, length, check, valid
 
 
 def checksum_ok(payload: bytes, check: bytes) -> bool:
@@ -130,17 +140,11 @@ class FrameDecoder:
             if self._header is None:
                 if len(buf) < HEADER_SIZE:
                     return out
-                got_magic, field, length, check = _HEADER.unpack_from(buf)
-                if got_magic != self.magic:
-                    self._failed = True
-                    raise WireError(f"wrong network magic {got_magic.hex()} "
-                                    f"(expected {self.magic.hex()})")
-                command, valid = _command_text(field)
-                if length > self.max_payload:
-                    self._failed = True
-                    raise WireError(f"{command} message of {length} bytes exceeds the limit "
-                                    f"of {self.max_payload}")
-                self._header = (command, length, check, valid)
+                try:
+                    self._header = _read_header(buf, self.magic, self.max_payload)
+                except WireError:
+                    self._failed = True  # the stream cannot be trusted past this header
+                    raise
             command, length, check, valid = self._header
             end = HEADER_SIZE + length
             if len(buf) < end:
