@@ -80,6 +80,16 @@ export const blockPath = (hash) => `/block/${hash}`;
 export const txPath = (txid) => `/tx/${txid}`;
 export const addressPath = (address) => `/address/${encodeURIComponent(address)}`;
 
+// An Esplora transaction's first input says whether it is a coinbase.
+export const isCoinbase = (tx) => tx.vin.length > 0 && tx.vin[0].is_coinbase;
+
+export const totalOut = (tx) => tx.vout.reduce((sum, out) => sum + out.value, 0);
+
+// A confirmed transaction's or output's block as a link, else an "unconfirmed" badge.
+export const statusLink = (status) => (status.confirmed
+  ? link(blockPath(status.block_hash), `block ${status.block_height}`)
+  : h('span', { class: 'badge pending' }, 'unconfirmed'));
+
 export function section(title, ...children) {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
 }

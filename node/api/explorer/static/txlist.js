@@ -1,6 +1,6 @@
 // One line per transaction, for a block's transactions and an address's history.
 import {
-  blockPath, coins, feeRate, h, hashLink, link, signedCoins, txPath, vsizeOf,
+  coins, feeRate, h, hashLink, isCoinbase, signedCoins, statusLink, totalOut, txPath, vsizeOf,
 } from './format.js';
 
 // What a transaction did to an address: received minus spent, in satoshis.
@@ -14,21 +14,16 @@ export function netChange(tx, address) {
 }
 
 export function txRow(tx, { address = null, showStatus = false } = {}) {
-  const coinbase = tx.vin.length > 0 && tx.vin[0].is_coinbase;
-  const totalOut = tx.vout.reduce((sum, out) => sum + out.value, 0);
-  const status = tx.status.confirmed
-    ? link(blockPath(tx.status.block_hash), `block ${tx.status.block_height}`)
-    : h('span', { class: 'badge pending' }, 'unconfirmed');
   const net = address === null ? null : netChange(tx, address);
   return h('li', { class: 'tx-row', 'data-txid': tx.txid },
     hashLink(txPath(tx.txid), tx.txid, { 'data-field': 'txid' }),
     h('div', { class: 'tx-meta' },
-      showStatus ? status : null,
-      coinbase ? h('span', { class: 'badge' }, 'coinbase')
+      showStatus ? statusLink(tx.status) : null,
+      isCoinbase(tx) ? h('span', { class: 'badge' }, 'coinbase')
         : h('span', { 'data-field': 'fee' }, `fee ${feeRate(tx.fee, vsizeOf(tx))}`),
       h('span', { class: 'muted' }, `${tx.vin.length} in → ${tx.vout.length} out`),
       net === null
-        ? h('span', { class: 'amount', 'data-field': 'value' }, coins(totalOut))
+        ? h('span', { class: 'amount', 'data-field': 'value' }, coins(totalOut(tx)))
         : h('span', { class: `amount ${net < 0 ? 'out' : 'in'}`, 'data-field': 'net' },
           signedCoins(net))));
 }

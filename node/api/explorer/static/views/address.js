@@ -3,7 +3,7 @@
 // after the last confirmed txid seen (/txs/chain/:last_seen_txid).
 import { esplora } from '../api.js';
 import {
-  addressPath, blockPath, coins, count, fields, h, link, pager, section, txPath,
+  addressPath, coins, count, fields, h, link, pager, section, statusLink, txPath,
 } from '../format.js';
 import { txList } from '../txlist.js';
 
@@ -15,9 +15,7 @@ function utxoRows(utxos) {
     link(`${txPath(u.txid)}#vout-${u.vout}`, `${u.txid}:${u.vout}`,
       { class: 'hash', title: `${u.txid}:${u.vout}` }),
     h('div', { class: 'tx-meta' },
-      u.status.confirmed
-        ? link(blockPath(u.status.block_hash), `block ${u.status.block_height}`)
-        : h('span', { class: 'badge pending' }, 'unconfirmed'),
+      statusLink(u.status),
       h('span', { class: 'amount', 'data-field': 'value' }, coins(u.value)))));
 }
 

@@ -2,8 +2,8 @@
 // spend, outputs with their addresses and whether (and by whom) they are spent.
 import { esplora, getText } from '../api.js';
 import {
-  addressPath, blockPath, bytes, coins, count, feeRate, fields, h, hashLink, link, section,
-  txPath, utc, vsizeOf,
+  addressPath, blockPath, bytes, coins, count, feeRate, fields, h, hashLink, isCoinbase, link,
+  section, totalOut, txPath, utc, vsizeOf,
 } from '../format.js';
 
 function script(out) {
@@ -58,11 +58,10 @@ export async function tx(root, { params: [txid], signal }) {
     if (signal.aborted) throw e;
     return [];
   });
-  const coinbase = t.vin.length > 0 && t.vin[0].is_coinbase;
+  const coinbase = isCoinbase(t);
   const vsize = vsizeOf(t);
   const confirmed = t.status.confirmed;
   const confirmations = confirmed ? Number(tipHeight) - t.status.block_height + 1 : 0;
-  const totalOut = t.vout.reduce((sum, out) => sum + out.value, 0);
 
   root.replaceChildren(
     h('h1', {}, 'Transaction'),
@@ -76,7 +75,7 @@ export async function tx(root, { params: [txid], signal }) {
       confirmed ? ['Block time', utc(t.status.block_time), 'block_time'] : null,
       ['Fee', coinbase ? '— (coinbase)' : `${count(t.fee)} sat`, 'fee'],
       ['Fee rate', coinbase ? '—' : feeRate(t.fee, vsize), 'feerate'],
-      ['Output total', coins(totalOut), 'total_out'],
+      ['Output total', coins(totalOut(t)), 'total_out'],
       ['Size', bytes(t.size), 'size'],
       ['Virtual size', `${count(vsize)} vB`, 'vsize'],
       ['Weight', `${count(t.weight)} WU`, 'weight'],
