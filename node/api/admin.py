@@ -14,7 +14,7 @@ from node.cookie import check_authorization
 
 from .context import CTX_KEY, ApiContext
 from .errors import ApiError, bad_request, not_found
-from .validate import address_param, hex_body
+from .validate import address_param, hex_body, int_param
 
 routes = web.RouteTableDef()
 MAX_GENERATE = 1_000
@@ -83,12 +83,10 @@ async def connect_peer(request: web.Request) -> web.Response:
 @routes.delete("/node/peers/{peer_id}")
 async def disconnect_peer(request: web.Request) -> web.Response:
     ctx = require_token(request)
-    text = request.match_info["peer_id"]
-    if not (text.isascii() and text.isdigit()):
-        raise bad_request(f"peer id must be a whole number, got {text!r}")
-    if not _p2p(ctx).disconnect(int(text)):
-        raise not_found(f"no peer {text}")
-    return web.json_response({"disconnected": int(text)})
+    peer_id = int_param(request.match_info["peer_id"], "peer id")
+    if not _p2p(ctx).disconnect(peer_id):
+        raise not_found(f"no peer {peer_id}")
+    return web.json_response({"disconnected": peer_id})
 
 
 @routes.get("/node/bans")

@@ -199,3 +199,20 @@ def test_no_generated_input_to_address_or_post_routes_makes_a_500(env, segment, 
     ok = {"Authorization": f"Bearer {TOKEN}"}
     for path in ("/api/tx", "/node/blocks", "/node/generate", "/node/mining"):
         assert call(env, "POST", path, data=body, headers=ok)[0] < 500, (path, body)
+
+
+class _FakeP2P:
+    """Just enough of the P2P service for the peer routes: no peers at all."""
+
+    def disconnect(self, peer_id: int) -> bool:
+        return False
+
+
+def test_a_peer_id_too_long_to_be_one_is_a_400_not_a_500(env):
+    ok = {"Authorization": f"Bearer {TOKEN}"}
+    ctx = make_ctx(env)
+    ctx.p2p = _FakeP2P()
+    status, _, body = call(env, "DELETE", "/node/peers/" + "9" * 5000, headers=ok, ctx=ctx)
+    assert status == 400 and b"peer id" in body, body
+    assert call(env, "DELETE", "/node/peers/x1", headers=ok, ctx=ctx)[0] == 400
+    assert call(env, "DELETE", "/node/peers/7", headers=ok, ctx=ctx)[0] == 404
