@@ -5,6 +5,7 @@ Uses only the standard library (urllib): one request per command, the admin toke
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -32,8 +33,8 @@ class NodeClient:
                 raise ClientError("no admin token: is the node running with this datadir?")
             headers["Authorization"] = f"Bearer {self.token}"
         url = self.base_url + path
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
+            req = urllib.request.Request(url, data=data, method=method, headers=headers)
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as e:
@@ -41,6 +42,10 @@ class NodeClient:
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise ClientError(f"cannot reach the node at {self.base_url} ({reason})") from None
+        except (ValueError, http.client.InvalidURL) as e:
+            # No scheme, an unclosed [v6 host (ValueError), a port that is not a number
+            # (InvalidURL, an HTTPException).
+            raise ClientError(f"bad node URL {self.base_url} ({e})") from None
         try:
             return json.loads(raw)
         except ValueError:

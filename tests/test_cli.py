@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from node.cli import main as node_main
@@ -33,3 +34,11 @@ def test_python_dash_m_entry_points_run():
 def test_wallet_group_has_help():
     result = CliRunner().invoke(wallet_main, ["--help"])
     assert result.exit_code == 0
+
+
+@pytest.mark.parametrize("url", ["foo", "http://h:abc", "http://[::1"])
+def test_a_bad_node_url_is_one_line_not_a_traceback(url, tmp_path):
+    result = CliRunner().invoke(node_main, ["status", "--rest", url, "--datadir", str(tmp_path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: bad node URL {url} (")
