@@ -209,8 +209,8 @@ def start_cmd(node: str, root: Path | None) -> None:
 
 # -- looking ---------------------------------------------------------------------------------
 @main.command()
-@click.option("--watch", type=float, default=None, metavar="SECONDS",
-              help="Refresh every SECONDS until Ctrl-C.")
+@click.option("--watch", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Refresh every SECONDS (0.1 or more) until Ctrl-C.")
 @_dir_option
 def status(watch: float | None, root: Path | None) -> None:
     """A table of every node: height, tip, peers, mempool, mining; forks show as letters."""
@@ -233,7 +233,7 @@ def status(watch: float | None, root: Path | None) -> None:
 
 @main.command()
 @click.argument("node")
-@click.option("--lines", "-n", type=int, default=40, show_default=True)
+@click.option("--lines", "-n", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @_dir_option
 def logs(node: str, lines: int, follow: bool, root: Path | None) -> None:

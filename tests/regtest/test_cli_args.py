@@ -1,0 +1,45 @@
+"""The regtest command line refuses impossible numbers up front, with click's usage error."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from regtest.cli import main
+from regtest.state import NetState, NodeState
+
+
+@pytest.fixture
+def net(tmp_path):
+    """A network of one stopped node whose log holds three lines; no process is started."""
+    state = NetState(tmp_path, "regtest", [NodeState("node0", "127.0.0.2", 18444, 18443)])
+    state.save()
+    log = state.log_path(state.nodes[0])
+    log.parent.mkdir()
+    log.write_text("one\ntwo\nthree\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("seconds", ["-1", "0", "0.01"])
+def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seconds,
+                                                                        monkeypatch):
+    def interrupt(_seconds):  # a watch that did start stops at its first wait, as on Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("regtest.cli.time.sleep", interrupt)
+    result = CliRunner().invoke(main, ["status", "--watch", seconds, "--dir", str(net)])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--watch'" in result.output
+
+
+@pytest.mark.parametrize("lines", ["0", "-1"])
+def test_logs_needs_at_least_one_line(net, lines):
+    result = CliRunner().invoke(main, ["logs", "node0", "-n", lines, "--dir", str(net)])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--lines'" in result.output
+
+
+def test_logs_prints_the_last_n_lines(net):
+    result = CliRunner().invoke(main, ["logs", "node0", "-n", "2", "--dir", str(net)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "two\nthree\n"
