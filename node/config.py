@@ -20,7 +20,7 @@ p2p-bind           HOST:PORT                    0.0.0.0:<network P2P port> (1844
 connect            list of HOST:PORT            none (only these peers, as Core's -connect)
 addnode            list of HOST:PORT            none (these peers too, as Core's -addnode)
 no-listen          bool                         false
-whitelist          list of HOST or SUBNET       none (Core's -whitelist: noban, mempool, relay)
+whitelist          list of IP or SUBNET         none (Core's -whitelist: noban, mempool, relay)
 mine               bool                         false
 miner-address      address                      a key the node keeps in <datadir>/miner.key
 mine-interval      seconds >= 0                 5 on regtest, 0 elsewhere
@@ -257,7 +257,7 @@ def _as_subnet_list(v: _Value) -> tuple[str, ...]:
     elif isinstance(raw, list | tuple):
         items = list(raw)
     else:
-        raise ConfigError(f"{v.label}: expected a list of hosts or subnets, got {raw!r}")
+        raise ConfigError(f"{v.label}: expected a list of IP addresses or subnets, got {raw!r}")
     out = []
     for item in items:
         try:
