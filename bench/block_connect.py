@@ -40,7 +40,7 @@ from node.mining.blocktools import build_block, create_coinbase, solve, with_wit
 from .report import Figure
 
 TXS_PER_BLOCK = 2_000
-BLOCKS = 5
+BLOCKS = 9
 TARGET = 0.5
 
 

@@ -112,6 +112,9 @@ class Tx:
     # Sizes cached as two slots, not a tuple: a mempool holds many transactions.
     _base_size: int = field(default=0, init=False, repr=False, compare=False)
     _total_size: int = field(default=0, init=False, repr=False, compare=False)
+    # The outputs as parsed, without their count: BIP143's hashOutputs hashes exactly these
+    # bytes, so verifying a parsed transaction need not serialize its outputs again.
+    _outputs_raw: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.vin, tuple):
@@ -158,6 +161,7 @@ class Tx:
             flags = 0
             vin: list[tuple[bytes, int, bytes, int]] = []
             vout: list[TxOut] = []
+            outputs_at = outputs_end = 0  # no outputs: BIP144's marker with a zero flag
             if data[pos] == 0 and allow_witness:
                 # An empty input list (a zero CompactSize is the one byte 0) is the BIP144
                 # marker; the next byte is the flag.
@@ -165,10 +169,12 @@ class Tx:
                 pos += 2
                 if flags != 0:
                     vin, pos = _parse_inputs(data, pos)
-                    vout, pos = _parse_outputs(data, pos)
+                    vout, outputs_at, pos = _parse_outputs(data, pos)
+                    outputs_end = pos
             else:
                 vin, pos = _parse_inputs(data, pos)
-                vout, pos = _parse_outputs(data, pos)
+                vout, outputs_at, pos = _parse_outputs(data, pos)
+                outputs_end = pos
             witness_bytes = 0
             wstart = pos
             witnesses: list[tuple[bytes, ...]] = []
@@ -221,7 +227,8 @@ class Tx:
         else:
             txid = wtxid = sha256d(data[start:pos])
             base_size = total
-        return _make_tx(version, inputs, tuple(vout), locktime, txid, wtxid, base_size, total)
+        return _make_tx(version, inputs, tuple(vout), locktime, txid, wtxid, base_size, total,
+                        data[outputs_at:outputs_end])
 
     @classmethod
     def from_hex(cls, s: str) -> Tx:
@@ -289,7 +296,7 @@ _SET_OUTPOINT = slot_setters(OutPoint, "txid", "n")
 _SET_TXIN = slot_setters(TxIn, "prevout", "script_sig", "sequence", "witness")
 _SET_TXOUT = slot_setters(TxOut, "value", "script_pubkey")
 _SET_TX = slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxid",
-                        "_base_size", "_total_size")
+                        "_base_size", "_total_size", "_outputs_raw")
 
 
 def _make_outpoint(txid: bytes, n: int, _s=_SET_OUTPOINT) -> OutPoint:
@@ -318,7 +325,8 @@ def make_txout(value: int, script_pubkey: bytes, _s=_SET_TXOUT) -> TxOut:
 
 
 def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], locktime: int,
-             txid: bytes, wtxid: bytes, base_size: int, total_size: int, _s=_SET_TX) -> Tx:
+             txid: bytes, wtxid: bytes, base_size: int, total_size: int, outputs_raw: bytes,
+             _s=_SET_TX) -> Tx:
     o = _new(Tx)
     _s[0](o, version)
     _s[1](o, vin)
@@ -328,6 +336,7 @@ def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], lockt
     _s[5](o, wtxid)
     _s[6](o, base_size)
     _s[7](o, total_size)
+    _s[8](o, outputs_raw)
     return o
 
 
@@ -391,12 +400,14 @@ def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, 
     return vin, pos
 
 
-def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int]:
+def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int, int]:
+    """(outputs, where the first begins, where the list ends)."""
     n = data[pos]
     if n < 0xFD:
         pos += 1
     else:
         n, pos = _compact_at(data, pos)
+    first = pos
     if n * _MIN_TXOUT_SIZE > len(data) - pos:
         raise DecodeError(f"output count {n} exceeds the bytes left ({len(data) - pos})")
     vout = []
@@ -412,7 +423,7 @@ def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int]:
             raise DecodeError("truncated output")
         vout.append(make_txout(value, data[pos:end]))
         pos = end
-    return vout, pos
+    return vout, first, pos
 
 
 @dataclass(frozen=True, slots=True)

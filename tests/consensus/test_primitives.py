@@ -55,3 +55,22 @@ def test_truncated_tx_raises_decode_error():
     for cut in range(len(raw)):
         with pytest.raises(DecodeError):
             Tx.from_hex(raw[:cut].hex())
+
+
+def test_parsed_outputs_are_kept_as_serialized():
+    """BIP143's hashOutputs hashes the parsed bytes: they must be what serializing gives."""
+    from node.consensus.primitives import TxOut
+    from node.consensus.script.sighash import outputs_serialized, serialize_outputs
+    segwit = Tx.from_hex(BIP143_P2WPKH)
+    legacy = Tx.from_hex(segwit.serialize_legacy().hex())
+    # 253 outputs: the count is a 3-byte CompactSize, which the kept bytes must leave out.
+    many = Tx(2, segwit.vin, tuple(TxOut(i, b"\x51") for i in range(253)))
+    many = Tx.from_hex(many.serialize().hex())
+    for tx in (segwit, legacy, many):
+        assert tx._outputs_raw == serialize_outputs(tx.vout)
+        assert outputs_serialized(tx) == tx._outputs_raw
+    built = Tx(segwit.version, segwit.vin, segwit.vout, segwit.locktime)
+    assert built._outputs_raw is None and outputs_serialized(built) == segwit._outputs_raw
+    # BIP144's marker with a zero flag: no inputs, no outputs.
+    empty = Tx.parse(ByteReader(bytes.fromhex("01000000" "0000" "00000000")))
+    assert empty.vout == () and empty._outputs_raw == b""

@@ -115,7 +115,7 @@ class PrecomputedTxData:
             self._legacy = (
                 [i.prevout.serialize() for i in vin],
                 [struct.pack("<I", i.sequence) for i in vin],
-                compact_size(len(vout)) + serialize_outputs(vout),
+                compact_size(len(vout)) + outputs_serialized(self.tx),
             )
         return self._legacy
 
@@ -155,7 +155,7 @@ class PrecomputedTxData:
     @property
     def hash_outputs(self) -> bytes:
         if self._outputs is None:
-            self._outputs = sha256d(serialize_outputs(self.tx.vout))
+            self._outputs = sha256d(outputs_serialized(self.tx))
         return self._outputs
 
 
@@ -173,6 +173,13 @@ def _hash_one_sequence(sequence: int) -> bytes:
     RBF's 0xFFFFFFFD, anti-fee-sniping's 0xFFFFFFFE), so this hash of 4 bytes is nearly
     always one already made: a lookup instead of a double SHA-256 (~0.6 µs)."""
     return sha256d(_PACK_U32(sequence))
+
+
+def outputs_serialized(tx: Tx) -> bytes:
+    """``tx``'s outputs as serialized, without their count: the bytes they were parsed from,
+    if they were (an accepted encoding is canonical, so serializing gives the same bytes)."""
+    raw = tx._outputs_raw
+    return raw if raw is not None else serialize_outputs(tx.vout)
 
 
 def serialize_outputs(vout: tuple[TxOut, ...]) -> bytes:
