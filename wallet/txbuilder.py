@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from node.consensus.primitives import WITNESS_SCALE_FACTOR, Tx, TxIn, TxOut
+from node.consensus.script.script import witness_program
 from node.consensus.serialize import compact_size
 
 from .account import CHANGE, Account
@@ -58,9 +59,11 @@ def vsize_of(weight: int) -> int:
 
 def dust_threshold(script_pubkey: bytes) -> int:
     """Core's GetDustThreshold at DUST_RELAY_TX_FEE: the cost of creating and later spending
-    the output; change below it is folded into the fee rather than made."""
+    the output; change below it is folded into the fee rather than made. Any witness program
+    (P2WPKH, P2WSH, P2TR, ...) is charged a discounted input, as Core does: 294 sat for
+    P2WPKH, 330 for P2WSH and P2TR, 546 for P2PKH, 540 for P2SH."""
     size = output_weight(script_pubkey) // 4
-    if script_kind(script_pubkey) == "p2wpkh":
+    if witness_program(script_pubkey) is not None:
         size += 32 + 4 + 1 + 107 // WITNESS_SCALE_FACTOR + 4
     else:
         size += 32 + 4 + 1 + 107 + 4

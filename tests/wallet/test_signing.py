@@ -136,3 +136,19 @@ def test_psbt_refuses_garbage_and_unsigned_extraction():
         finalize(Psbt.parse(raw))
     with pytest.raises(PsbtError, match="not finalized"):
         Psbt.parse(raw).extract()
+
+
+@pytest.mark.parametrize("script, core", [
+    (bytes.fromhex("76a914" + "11" * 20 + "88ac"), 546),  # P2PKH
+    (bytes.fromhex("a914" + "22" * 20 + "87"), 540),  # P2SH
+    (bytes.fromhex("0014" + "33" * 20), 294),  # P2WPKH
+    (bytes.fromhex("0020" + "44" * 32), 330),  # P2WSH
+    (bytes.fromhex("5120" + "55" * 32), 330),  # P2TR
+    (bytes.fromhex("51024e73"), 240),  # pay-to-anchor
+])
+def test_dust_threshold_is_cores_and_the_nodes(script, core):
+    """Core's GetDustThreshold at 3 sat/vB: every witness program gets the discounted input,
+    not only P2WPKH (P2WSH and P2TR were 573 here, so payments of 330-572 sat were refused
+    that Core's wallet and our own node's mempool accept)."""
+    from node.mempool.policy import dust_threshold as node_dust_threshold
+    assert dust_threshold(script) == core == node_dust_threshold(TxOut(0, script))
