@@ -337,14 +337,40 @@ def history(name: str, network: str, node_url: str | None, as_json: bool) -> Non
 
 # -- sending ----------------------------------------------------------------------------------
 
-def send_options(f: Callable) -> Callable:
-    f = click.option("--dry-run", is_flag=True, help="Build and sign, but do not broadcast.")(f)
-    f = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
+def payment_options(f: Callable) -> Callable:
+    """How a payment's fee is set, for every command that plans one."""
     f = click.option("--subtract-fee", is_flag=True, help="Recipients pay the fee.")(f)
     f = click.option("--target", type=click.IntRange(1, 1008),
                      help="Confirmation target in blocks, for the node's fee estimate.")(f)
     f = click.option("--fee-rate", help="Fee rate in sat/vB (default: the node's estimate).")(f)
     return online_options(f)
+
+
+def send_options(f: Callable) -> Callable:
+    f = click.option("--dry-run", is_flag=True, help="Build and sign, but do not broadcast.")(f)
+    f = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
+    return payment_options(f)
+
+
+def _check_fee_options(fee_rate: str | None, target: int | None) -> None:
+    if fee_rate is not None and target is not None:
+        raise click.UsageError("give --fee-rate or --target, not both")
+
+
+def _plan_one(address: str, amount: str | None, sweep: bool, fee_rate: str | None,
+              target: int | None, subtract_fee: bool, node_url: str | None, name: str,
+              network: str) -> tuple[Wallet, EsploraClient, Plan]:
+    """A payment of AMOUNT (or --max) to ADDRESS, for send and psbt create: the arguments
+    are checked and the address read before the node is asked anything."""
+    if sweep == (amount is not None):
+        raise click.UsageError("give either AMOUNT or --max")
+    _check_fee_options(fee_rate, target)
+    wallet = Wallet.open(network, name)
+    out = spend.recipient(wallet, address, parse_amount(amount) if amount else 1)
+    client = _synced(wallet, network, node_url)
+    plan = spend.plan_send(wallet, [out], spend.fee_rate(client, fee_rate, target),
+                           subtract_fee=subtract_fee, sweep=sweep)
+    return wallet, client, plan
 
 
 def _summary(wallet: Wallet, plan: Plan) -> list[str]:
@@ -391,15 +417,8 @@ def send(address: str, amount: str | None, sweep: bool, fee_rate: str | None,
          target: int | None, subtract_fee: bool, yes: bool, dry_run: bool,
          node_url: str | None, as_json: bool, name: str, network: str) -> None:
     """Send AMOUNT (coins, or satoshis with a 'sat' suffix) to ADDRESS."""
-    if sweep == (amount is not None):
-        raise click.UsageError("give either AMOUNT or --max")
-    if fee_rate is not None and target is not None:
-        raise click.UsageError("give --fee-rate or --target, not both")
-    wallet = Wallet.open(network, name)
-    out = spend.recipient(wallet, address, parse_amount(amount) if amount else 1)
-    client = _synced(wallet, network, node_url)
-    rate = spend.fee_rate(client, fee_rate, target)
-    plan = spend.plan_send(wallet, [out], rate, subtract_fee=subtract_fee, sweep=sweep)
+    wallet, client, plan = _plan_one(address, amount, sweep, fee_rate, target, subtract_fee,
+                                     node_url, name, network)
     _send_plan(wallet, client, plan, yes, dry_run, as_json)
 
 
@@ -410,6 +429,7 @@ def send_many(csv_file, fee_rate: str | None, target: int | None, subtract_fee: 
               yes: bool, dry_run: bool, node_url: str | None, as_json: bool, name: str,
               network: str) -> None:
     """Pay every line "address,amount" of CSV_FILE ('-' for stdin) in one transaction."""
+    _check_fee_options(fee_rate, target)
     wallet = Wallet.open(network, name)
     outputs = []
     for n, row in enumerate(csv.reader(csv_file), 1):
@@ -464,20 +484,13 @@ def _read_psbt(text: str) -> Psbt:
 @click.argument("address")
 @click.argument("amount", required=False)
 @click.option("--max", "sweep", is_flag=True, help="Send everything spendable (no AMOUNT).")
-@click.option("--fee-rate", help="Fee rate in sat/vB (default: the node's estimate).")
-@click.option("--target", type=click.IntRange(1, 1008))
-@click.option("--subtract-fee", is_flag=True)
-@online_options
+@payment_options
 def psbt_create(address: str, amount: str | None, sweep: bool, fee_rate: str | None,
                 target: int | None, subtract_fee: bool, node_url: str | None, as_json: bool,
                 name: str, network: str) -> None:
     """An unsigned PSBT paying AMOUNT to ADDRESS (needs no password)."""
-    if sweep == (amount is not None):
-        raise click.UsageError("give either AMOUNT or --max")
-    wallet, client = _open_synced(name, network, node_url)
-    out = spend.recipient(wallet, address, parse_amount(amount) if amount else 1)
-    plan = spend.plan_send(wallet, [out], spend.fee_rate(client, fee_rate, target),
-                           subtract_fee=subtract_fee, sweep=sweep)
+    wallet, client, plan = _plan_one(address, amount, sweep, fee_rate, target, subtract_fee,
+                                     node_url, name, network)
     text = spend.unsigned_psbt(wallet, plan, client).to_base64()
     _emit(as_json, {"psbt": text, "fee": plan.fee}, lambda: click.echo(text))
 

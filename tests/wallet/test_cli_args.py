@@ -1,0 +1,47 @@
+"""The paying commands check their arguments before asking the node anything: these run with
+no node at all (a port nothing listens on)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from node.consensus.address import p2wpkh_script, script_to_address
+from node.consensus.params import REGTEST
+from wallet.cli import main
+
+from ..test_run import free_port
+
+PAYEE = script_to_address(p2wpkh_script(bytes(range(20))), REGTEST)
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+    env = {"MINICASH_HOME": str(tmp_path / "home"),
+           "MINICASH_WALLET_NODE": f"http://127.0.0.1:{free_port()}/api"}
+    assert runner.invoke(main, ["create", "--name", "w", "--no-password"],
+                         env=env).exit_code == 0
+    return lambda *args: runner.invoke(main, [*args, "--name", "w"], env=env)
+
+
+@pytest.mark.parametrize("command", [["send", PAYEE, "1000sat", "--yes"],
+                                     ["psbt", "create", PAYEE, "1000sat"]])
+def test_fee_rate_and_target_together_are_refused(run, command):
+    result = run(*command, "--fee-rate", "2", "--target", "3")
+    assert result.exit_code == 2 and "give --fee-rate or --target, not both" in result.output
+
+
+def test_send_many_refuses_fee_rate_and_target_together(run, tmp_path):
+    csv = tmp_path / "pay.csv"
+    csv.write_text(f"{PAYEE},1000sat\n")
+    result = run("send-many", str(csv), "--fee-rate", "2", "--target", "3", "--yes")
+    assert result.exit_code == 2 and "give --fee-rate or --target, not both" in result.output
+
+
+@pytest.mark.parametrize("command", [["send", "--yes"], ["psbt", "create"]])
+def test_a_bad_address_is_named_before_the_node_is_asked(run, command):
+    result = run(*command, "bcrt1qnotanaddress", "1000sat", "--fee-rate", "1")
+    assert result.exit_code == 1, result.output
+    assert "address" in result.stderr.lower() and "reach" not in result.stderr.lower()
+    assert len(result.stderr.strip().splitlines()) == 1
