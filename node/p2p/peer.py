@@ -257,8 +257,9 @@ class Peer:
         except Disconnect as e:
             self.close(str(e))
         except WireError as e:
-            self.owner.on_misbehaving(self, f"unreadable stream: {e}")
-            self.close(str(e))
+            # Dropped, not discouraged: Core's readHeader returns -1 and the connection is
+            # closed, without Misbehaving (the peer may just be on another network).
+            self.close(f"unreadable stream: {e}")
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as e:
             self.close(f"connection lost ({type(e).__name__})")
         except EOFError:
