@@ -239,7 +239,11 @@ class Peer:
         try:
             if not self.inbound:
                 self.send(self.owner.version_for(self))
-            await asyncio.wait_for(self._handshake(), self.timeouts.handshake)
+            try:
+                await asyncio.wait_for(self._handshake(), self.timeouts.handshake)
+            except TimeoutError:
+                self.close("handshake timeout")
+                return
             self.established = True
             self.owner.on_established(self)
             self._tasks.append(asyncio.get_running_loop().create_task(self._keepalive()))
@@ -249,8 +253,6 @@ class Peer:
                         break
                     await self._dispatch(msg)
                 self._leftover = []
-        except TimeoutError:
-            self.close("handshake timeout")
         except Misbehaving as e:
             self.owner.on_misbehaving(self, str(e))
             self.close(str(e))

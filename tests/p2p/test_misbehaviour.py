@@ -17,6 +17,7 @@ from node.p2p.messages import (
     MAX_INV_SZ,
     MSG_TX,
     BlockMsg,
+    GetAddr,
     GetHeaders,
     Headers,
     Inv,
@@ -239,3 +240,35 @@ def test_getheaders_beyond_the_locator_limit_is_malformed(tmp_path):
 
     asyncio.run(main())
 
+
+
+def test_a_timeout_after_the_handshake_is_not_called_a_handshake_timeout(tmp_path):
+    """Only the handshake's own deadline is a 'handshake timeout'. A TimeoutError after it is
+    an OSError (a socket's ETIMEDOUT raises one): the connection is taken as lost."""
+    async def main() -> None:
+        service = await start_service(tmp_path / "n")
+        reasons: list[str] = []
+        on_disconnect = service.on_disconnect
+
+        def record(peer):
+            reasons.append(peer.close_reason)
+            on_disconnect(peer)
+
+        async def timing_out(peer, msg):
+            raise TimeoutError
+
+        service.on_disconnect = record  # type: ignore[method-assign]
+        service.handlers["getaddr"] = timing_out
+        host, port = service.listen_address  # type: ignore[misc]
+        try:
+            client = await WireClient().connect(host, port)
+            await client.handshake()
+            client.send(GetAddr())
+            assert await client.wait_closed(5)
+            await client.close()
+            await until(lambda: reasons, 5, "the disconnect")
+            assert reasons == ["connection lost (TimeoutError)"], reasons
+        finally:
+            await stop_services(service)
+
+    asyncio.run(main())
