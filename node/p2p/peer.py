@@ -260,7 +260,9 @@ class Peer:
             self.close(str(e))
         except WireError as e:
             # Dropped, not discouraged: Core's readHeader returns -1 and the connection is
-            # closed, without Misbehaving (the peer may just be on another network).
+            # closed, without Misbehaving (the peer may just be on another network). Logged
+            # here, as Core's "Header error", since it may come before the handshake is done.
+            log.info("%r: unreadable stream (%s): disconnected", self, e)
             self.close(f"unreadable stream: {e}")
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as e:
             self.close(f"connection lost ({type(e).__name__})")
