@@ -31,10 +31,11 @@ def pipe_ready(conn: Connection) -> Callable[[int], list]:
     return poller.poll
 
 
-def wait_for_parent(conn: Connection, parent: BaseProcess | None, idle_check: float) -> bool:
-    """In a worker: wait until the parent's next message is on ``conn``; False if the parent
-    died meanwhile (checked every ``idle_check`` seconds), so orphans do not linger."""
-    ready = pipe_ready(conn)
+def wait_for_parent(ready: Callable[[int], list], parent: BaseProcess | None,
+                    idle_check: float) -> bool:
+    """In a worker: wait until ``ready`` (:func:`pipe_ready` of the worker's pipe, made once)
+    says the parent's next message is in; False if the parent died meanwhile (checked every
+    ``idle_check`` seconds), so orphans do not linger."""
     while not ready(int(idle_check * 1000)):
         if parent is not None and not parent.is_alive():
             return False

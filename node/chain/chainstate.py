@@ -157,18 +157,17 @@ class ChainState:
         """Accept a run of headers (headers-first sync). Raises on the first invalid one."""
         return [self._accept_header(h) for h in headers]
 
-    def process_block(self, block: Block, raw: bytes | None = None,
-                      ahead: ConnectAhead | None = None) -> BlockIndex | None:
+    def process_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:
         """Validate and store ``block`` and make the best chain active. Returns its index, or
         None when its parent is unknown (it waits in the orphan pool). Raises ValidationError
         with Core's reject reason if the block is invalid. ``raw``, the block's serialization
-        when the caller has it (from the wire or a file), saves serializing it again.
-        ``ahead`` is the connection :meth:`process_raw_block` started while parsing."""
+        when the caller has it (from the wire or a file), saves serializing it again."""
         with _collector_paused():
-            return self._process_block(block, raw, ahead)
+            return self._process_block(block, raw, None)
 
     def _process_block(self, block: Block, raw: bytes | None,
                        ahead: ConnectAhead | None) -> BlockIndex | None:
+        """``ahead``: the connection :meth:`process_raw_block` started while parsing."""
         prev_hash = block.header.prev_hash
         if block.hash not in self.index and prev_hash not in self.index:
             if ahead is not None:

@@ -22,6 +22,7 @@ from node.consensus.limits import MAX_BLOCK_SIGOPS_COST
 from node.consensus.params import Params
 from node.consensus.primitives import Tx
 from node.consensus.script.interpreter import SEQUENCE_LOCKTIME_DISABLE_FLAG
+from node.consensus.script.script import MAX_SCRIPT_SIZE
 from node.consensus.script.sigops import tx_sigop_cost
 from node.consensus.tx_verify import (
     calculate_sequence_locks,
@@ -142,8 +143,9 @@ class TxConnector:
         add = view.add
         for n, out in enumerate(tx.vout):
             script = out.script_pubkey
-            # Provably unspendable outputs never enter the UTXO set (Core: IsUnspendable).
-            if script[:1] == b"\x6a" or len(script) > 10_000:
+            # Provably unspendable outputs never enter the UTXO set (Core: IsUnspendable;
+            # storage.coins.is_unspendable, inlined: once per output of every block).
+            if script[:1] == b"\x6a" or len(script) > MAX_SCRIPT_SIZE:
                 continue
             add((txid, n), make_coin(out, height, is_coinbase))
 

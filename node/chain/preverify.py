@@ -98,25 +98,21 @@ def preverify_scripts(chain: ChainState, block: Block) -> tuple[int, list[bytes]
     flags = int(block_script_flags(height, chain.params, block.hash))
     cache = chain.script_checker.cache
     peek_coin = chain.coins.peek_coin
-
-    def peek(key: tuple[bytes, int]) -> Coin | None:
-        return peek_coin(*key)
-
     earlier: dict[bytes, tuple[int, Tx]] = {}  # txid -> (position, tx) for in-block spends
     checks: list[Check] = []
     for pos, tx in enumerate(block.txs):
         if pos and not cache.covers(tx.wtxid, flags):
-            coins = _spent_coins(peek, tx, earlier, height)
+            coins = _spent_coins(peek_coin, tx, earlier, height)
             if coins is not None:
                 checks.append((pos, tx, coins))
         earlier[tx.txid] = (pos, tx)
     return flags, chain.script_checker.verified(checks, flags) if checks else []
 
 
-def _spent_coins(get: Callable[[tuple[bytes, int]], Coin | None], tx: Tx,
+def _spent_coins(get: Callable[[bytes, int], Coin | None], tx: Tx,
                  earlier: dict[bytes, tuple[int, Tx]], height: int) -> list[Coin] | None:
     """The coins ``tx`` spends: outputs of ``earlier`` transactions of its block, or found
-    by ``get((txid, n))``; None if one is missing."""
+    by ``get(txid, n)``; None if one is missing."""
     coins = []
     for txin in tx.vin:
         txid, n = txin.prevout.txid, txin.prevout.n
@@ -126,7 +122,7 @@ def _spent_coins(get: Callable[[tuple[bytes, int]], Coin | None], tx: Tx,
                 return None
             coins.append(Coin(parent[1].vout[n], height, parent[0] == 0))
             continue
-        coin = get((txid, n))
+        coin = get(txid, n)
         if coin is None:
             return None
         coins.append(coin)

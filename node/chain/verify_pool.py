@@ -86,8 +86,9 @@ def _helper_main(conn: Connection, backend: str, limit) -> None:  # noqa: ANN001
     verify = crypto.set_backend(backend).verify
     parent = multiprocessing.parent_process()
     seq_of = _SEQ.unpack_from
+    ready = pipe_ready(conn)
     try:
-        while wait_for_parent(conn, parent, IDLE_CHECK_SECONDS):
+        while wait_for_parent(ready, parent, IDLE_CHECK_SECONDS):
             data = conn.recv_bytes()
             if not data:
                 return
@@ -177,13 +178,16 @@ class VerifyPool:
         """Queue a batch on the least busy helper; False (nothing sent) if each already has
         ``backlog`` batches outstanding. Answers are read only when the queues look full:
         until then the batches they answer count as outstanding, which only delays reading."""
-        if self._conns and len(self._pending[self._least_busy()]) >= self.backlog:
-            self._drain(block=False)
         if not self._conns:
             return False
         best = self._least_busy()
         if len(self._pending[best]) >= self.backlog:
-            return False
+            self._drain(block=False)
+            if not self._conns:
+                return False
+            best = self._least_busy()
+            if len(self._pending[best]) >= self.backlog:
+                return False
         self._seq += 1
         batch = _Batch(self._seq, records, tags)
         try:

@@ -55,7 +55,7 @@ from node.mining.blocktools import (
     create_coinbase,
     with_witness_commitment,
 )
-from node.worker_processes import default_workers, shut_down, wait_for_parent
+from node.worker_processes import default_workers, pipe_ready, shut_down, wait_for_parent
 
 NONCE_SPACE = 1 << 32
 HEADER76_SIZE = 76
@@ -131,8 +131,9 @@ def _worker_main(conn: Connection, generation) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
+    ready = pipe_ready(conn)
     try:
-        while wait_for_parent(conn, parent, IDLE_CHECK_SECONDS):
+        while wait_for_parent(ready, parent, IDLE_CHECK_SECONDS):
             job = conn.recv()
             if job is None:
                 return

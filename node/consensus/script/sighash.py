@@ -161,7 +161,6 @@ class PrecomputedTxData:
 
 _PACK_I32 = struct.Struct("<i").pack
 _PACK_U32 = struct.Struct("<I").pack
-_PACK_I64 = struct.Struct("<q").pack
 _PACK_OUTPOINT = struct.Struct("<32sI").pack
 _PACK_LOCKTIME_ALL = struct.Struct("<Ii").pack
 _PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
@@ -184,14 +183,7 @@ def outputs_serialized(tx: Tx) -> bytes:
 
 def serialize_outputs(vout: tuple[TxOut, ...]) -> bytes:
     """The outputs as a transaction serializes them, without their count."""
-    parts = []
-    for o in vout:
-        spk = o.script_pubkey
-        n = len(spk)
-        parts.append(_PACK_I64(o.value))
-        parts.append(compact_size(n))
-        parts.append(spk)
-    return b"".join(parts)
+    return b"".join([o.serialize() for o in vout])
 
 
 _ZERO32 = bytes(32)
