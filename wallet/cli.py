@@ -23,6 +23,7 @@ from node.consensus.address import script_to_address
 from node.consensus.errors import DecodeError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import NETWORKS, get_params
+from node.consensus.primitives import TxOut
 
 from . import __version__, ledger, spend, store
 from .account import CHANGE, RECEIVE
@@ -346,10 +347,14 @@ def payment_options(f: Callable) -> Callable:
     return online_options(f)
 
 
-def send_options(f: Callable) -> Callable:
+def confirm_options(f: Callable) -> Callable:
+    """What a command that signs and broadcasts asks before it does."""
     f = click.option("--dry-run", is_flag=True, help="Build and sign, but do not broadcast.")(f)
-    f = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
-    return payment_options(f)
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")(f)
+
+
+def send_options(f: Callable) -> Callable:
+    return payment_options(confirm_options(f))
 
 
 def _check_fee_options(fee_rate: str | None, target: int | None) -> None:
@@ -367,10 +372,18 @@ def _plan_one(address: str, amount: str | None, sweep: bool, fee_rate: str | Non
     _check_fee_options(fee_rate, target)
     wallet = Wallet.open(network, name)
     out = spend.recipient(wallet, address, parse_amount(amount) if amount else 1)
+    return wallet, *_plan(wallet, [out], fee_rate, target, subtract_fee, node_url, network,
+                          sweep)
+
+
+def _plan(wallet: Wallet, outputs: list[TxOut], fee_rate: str | None, target: int | None,
+          subtract_fee: bool, node_url: str | None, network: str,
+          sweep: bool = False) -> tuple[EsploraClient, Plan]:
+    """Sync, then plan paying ``outputs`` at the rate asked for or the node's estimate."""
     client = _synced(wallet, network, node_url)
-    plan = spend.plan_send(wallet, [out], spend.fee_rate(client, fee_rate, target),
+    plan = spend.plan_send(wallet, outputs, spend.fee_rate(client, fee_rate, target),
                            subtract_fee=subtract_fee, sweep=sweep)
-    return wallet, client, plan
+    return client, plan
 
 
 def _summary(wallet: Wallet, plan: Plan) -> list[str]:
@@ -443,17 +456,14 @@ def send_many(csv_file, fee_rate: str | None, target: int | None, subtract_fee: 
             raise click.UsageError(f"line {n}: {exc}") from None
     if not outputs:
         raise click.UsageError("no payments in the file")
-    client = _synced(wallet, network, node_url)
-    rate = spend.fee_rate(client, fee_rate, target)
-    plan = spend.plan_send(wallet, outputs, rate, subtract_fee=subtract_fee)
+    client, plan = _plan(wallet, outputs, fee_rate, target, subtract_fee, node_url, network)
     _send_plan(wallet, client, plan, yes, dry_run, as_json)
 
 
 @main.command("bump-fee")
 @click.argument("txid")
 @click.option("--fee-rate", required=True, help="The new fee rate in sat/vB.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--dry-run", is_flag=True, help="Build and sign, but do not broadcast.")
+@confirm_options
 @online_options
 def bump_fee(txid: str, fee_rate: str, yes: bool, dry_run: bool, node_url: str | None,
              as_json: bool, name: str, network: str) -> None:
