@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from node.client import ClientError
+from node.config import minicash_home
 
 from . import control, procs, wallets
 from .control import ControlError
@@ -23,8 +24,7 @@ ERRORS = (SpecError, StateError, ProcError, ControlError, WalletError, ClientErr
 
 
 def default_dir() -> Path:
-    home = Path(os.environ.get("MINICASH_HOME") or Path.home() / ".minicash")
-    return home / "localnet"
+    return minicash_home() / "localnet"
 
 
 def _dir_option(f):
@@ -80,7 +80,6 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
             click.echo(f"restarting the network in {root} (its data is kept; `down --wipe` "
                        f"to start afresh)")
             _start_all(state)  # a partition outlives the restart: the bans are on disk
-            state.save()
         else:
             spec = load_toml(spec_file) if spec_file else from_flags(
                 nodes, topology, miners, network, interval)
@@ -95,7 +94,7 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
                 if node.mine:
                     control.set_mining(state, node, True, wallets.receive_address(state, node),
                                        node.interval if state.network == "regtest" else 0)
-        click.echo(control.table([control.status(state, n) for n in state.nodes], state))
+        click.echo(control.table(state))
         click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
     except ERRORS as e:
         _fail(e)
@@ -217,7 +216,7 @@ def status(watch: float | None, root: Path | None) -> None:
     try:
         state = _load(root)
         while True:
-            text = control.table([control.status(state, n) for n in state.nodes], state)
+            text = control.table(state)
             if watch is None:
                 click.echo(text)
                 return

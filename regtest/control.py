@@ -21,7 +21,6 @@ class ControlError(Exception):
 @dataclass
 class NodeStatus:
     name: str
-    up: bool
     height: int | None = None
     tip: str | None = None
     peers: int | None = None
@@ -32,19 +31,21 @@ class NodeStatus:
 
 def status(state: NetState, node: NodeState) -> NodeStatus:
     if not is_running(state, node):
-        return NodeStatus(node.name, False, error="not running")
+        return NodeStatus(node.name, error="not running")
     try:
         info = client(state, node, timeout=5).info()
     except ClientError as e:
-        return NodeStatus(node.name, True, error=str(e))
+        return NodeStatus(node.name, error=str(e))
     pool = info.get("mempool") or {}
-    return NodeStatus(node.name, True, info.get("height"), info.get("best_block"),
+    return NodeStatus(node.name, info.get("height"), info.get("best_block"),
                       info.get("peers"), pool.get("count"),
                       (info.get("mining") or {}).get("enabled"))
 
 
-def table(rows: list[NodeStatus], state: NetState) -> str:
-    """The status table; when tips differ, each distinct tip gets a letter so forks show."""
+def table(state: NetState) -> str:
+    """The nodes' status table; when tips differ, each distinct tip gets a letter so forks
+    show."""
+    rows = [status(state, n) for n in state.nodes]
     tips = {}
     for r in rows:
         if r.tip and r.tip not in tips:
@@ -82,16 +83,13 @@ def wait_for(predicate, what: str, timeout: float = SYNC_TIMEOUT, poll: float = 
         time.sleep(poll)
 
 
-def same_tip(state: NetState, nodes: list[NodeState] | None = None,
-             timeout: float = SYNC_TIMEOUT) -> str:
-    """Wait until ``nodes`` (default all) report one tip; returns it."""
-    group = nodes or state.nodes
-
+def same_tip(state: NetState) -> str:
+    """Wait until every node reports one tip; returns it."""
     def agreed():
-        tips = {status(state, n).tip for n in group}
+        tips = {status(state, n).tip for n in state.nodes}
         return next(iter(tips)) if len(tips) == 1 and None not in tips else None
 
-    return wait_for(agreed, "the nodes to agree on one tip", timeout)
+    return wait_for(agreed, "the nodes to agree on one tip")
 
 
 def peer_hosts(state: NetState, node: NodeState) -> set[str]:
@@ -99,7 +97,7 @@ def peer_hosts(state: NetState, node: NodeState) -> set[str]:
     return {_host(p.get("address", "")) for p in client(state, node).peers()}
 
 
-def connected(state: NetState, timeout: float = SYNC_TIMEOUT) -> None:
+def connected(state: NetState) -> None:
     """Wait until every link of the network is up (in either direction), but those a
     partition cuts."""
     by_name = {n.name: n for n in state.nodes}
@@ -116,7 +114,7 @@ def connected(state: NetState, timeout: float = SYNC_TIMEOUT) -> None:
                 return False
         return True
 
-    wait_for(up, "every link to connect", timeout)
+    wait_for(up, "every link to connect")
 
 
 def mine(state: NetState, node: NodeState, blocks: int, address: str) -> list[str]:
@@ -160,8 +158,11 @@ def heal(state: NetState) -> None:
             if host in ips:
                 c.request("DELETE", f"/node/bans/{ban['address']}", auth=True)
     by_name = {n.name: n for n in state.nodes}
+    hosts: dict[str, set[str]] = {}  # each node's peers, asked once
     for a, b in state.links:
-        if by_name[b].ip in peer_hosts(state, by_name[a]):
+        if a not in hosts:
+            hosts[a] = peer_hosts(state, by_name[a])
+        if by_name[b].ip in hosts[a]:
             continue  # --addnode's back-off reconnected it already
         try:
             client(state, by_name[a]).request("POST", "/node/peers",

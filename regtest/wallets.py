@@ -20,25 +20,22 @@ class WalletError(Exception):
     pass
 
 
-def run_wallet(state: NetState, node: NodeState, *args: str, as_json: bool = True,
-               online: bool = True, via: NodeState | None = None):
-    """``minicash-wallet <args> --name <node> --network <net> [--node <API>]``, the API being
-    the node's own or ``via``'s (``online`` commands only); the parsed JSON output (or the
-    text); WalletError with the wallet's one-line error."""
+def run_wallet(state: NetState, node: NodeState, *args: str, online: bool = True,
+               via: NodeState | None = None):
+    """``minicash-wallet <args> --name <node> --network <net> [--node <API>] --json``, the API
+    being the node's own or ``via``'s (``online`` commands only); the parsed JSON output;
+    WalletError with the wallet's one-line error."""
     env = dict(os.environ, MINICASH_HOME=str(state.wallet_home))
     env.pop("MINICASH_WALLET_PASSWORD", None)
     cmd = [sys.executable, "-m", "wallet", *args, "--name", node.name, "--network", state.network]
     if online:
         cmd += ["--node", (via or node).api_url]
-    if as_json:
-        cmd.append("--json")
+    cmd.append("--json")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=source_root(),
                           timeout=WALLET_TIMEOUT)
     if proc.returncode != 0:
         line = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()[-1]
         raise WalletError(f"wallet {node.name}: {line}")
-    if not as_json:
-        return proc.stdout
     try:
         return json.loads(proc.stdout)
     except ValueError:
@@ -57,10 +54,9 @@ def balance(state: NetState, node: NodeState, via: NodeState | None = None) -> d
     return run_wallet(state, node, "balance", via=via)
 
 
-def history(state: NetState, node: NodeState, via: NodeState | None = None) -> list[dict]:
-    return run_wallet(state, node, "history", via=via)
+def history(state: NetState, node: NodeState) -> list[dict]:
+    return run_wallet(state, node, "history")
 
 
 def send(state: NetState, node: NodeState, address: str, amount: str) -> str:
-    out = run_wallet(state, node, "send", address, amount, "--yes")
-    return out["txid"] if isinstance(out, dict) else str(out).strip()
+    return run_wallet(state, node, "send", address, amount, "--yes")["txid"]
