@@ -239,9 +239,13 @@ class Peer:
         try:
             if not self.inbound:
                 self.send(self.owner.version_for(self))
+            deadline = asyncio.timeout(self.timeouts.handshake)
             try:
-                await asyncio.wait_for(self._handshake(), self.timeouts.handshake)
+                async with deadline:
+                    await self._handshake()
             except TimeoutError:
+                if not deadline.expired():
+                    raise  # not the deadline: a socket's ETIMEDOUT, say (an OSError)
                 self.close("handshake timeout")
                 return
             self.established = True

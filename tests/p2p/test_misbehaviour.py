@@ -177,12 +177,22 @@ def test_silent_peers_time_out_in_the_handshake_and_after_it(tmp_path):
         service = await start_service(tmp_path / "n", peer_timeouts=PeerTimeouts(
             handshake=0.5, ping_interval=0.2, inactivity=1.0))
         host, port = service.listen_address  # type: ignore[misc]
+        reasons: list[str] = []
+        on_disconnect = service.on_disconnect
+
+        def record(peer):
+            reasons.append(peer.close_reason)
+            on_disconnect(peer)
+
+        service.on_disconnect = record  # type: ignore[method-assign]
         try:
             silent = await WireClient().connect(host, port)
             started = time.monotonic()
             assert await silent.wait_closed(5)
             assert 0.4 < time.monotonic() - started < 3
             await silent.close()
+            await until(lambda: reasons, 5, "the disconnect")
+            assert reasons == ["handshake timeout"], reasons
 
             # After the handshake: pings go unanswered and nothing is sent.
             mute = await WireClient().connect(host, port)
@@ -269,6 +279,18 @@ def test_a_timeout_after_the_handshake_is_not_called_a_handshake_timeout(tmp_pat
             await client.close()
             await until(lambda: reasons, 5, "the disconnect")
             assert reasons == ["connection lost (TimeoutError)"], reasons
+
+            # Within the handshake too: a TimeoutError that is not its deadline.
+            def own_nonce_times_out(nonce):
+                raise TimeoutError
+
+            service.is_own_nonce = own_nonce_times_out  # type: ignore[method-assign]
+            client = await WireClient().connect(host, port)
+            client.send(client.version(0))
+            assert await client.wait_closed(5)
+            await client.close()
+            await until(lambda: len(reasons) == 2, 5, "the second disconnect")
+            assert reasons[1] == "connection lost (TimeoutError)", reasons
         finally:
             await stop_services(service)
 
