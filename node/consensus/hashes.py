@@ -24,18 +24,22 @@ except ValueError:  # pragma: no cover - depends on the OpenSSL build
     from ._ripemd160 import ripemd160  # noqa: F401
 
 
+# Bound once: a block's connection hashes ~7 times per transaction.
+_SHA256 = hashlib.sha256
+
+
 def sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+    return _SHA256(data).digest()
 
 
 def sha256d(data: bytes) -> bytes:
     """Bitcoin's Hash(): SHA-256 applied twice (txids, block hashes, checksums)."""
-    return hashlib.sha256(hashlib.sha256(data).digest()).digest()
+    return _SHA256(_SHA256(data).digest()).digest()
 
 
 def hash160(data: bytes) -> bytes:
     """RIPEMD-160 of SHA-256 (P2PKH and P2WPKH key hashes, P2SH script hashes)."""
-    return ripemd160(hashlib.sha256(data).digest())
+    return ripemd160(_SHA256(data).digest())
 
 
 def hash_to_hex(h: bytes) -> str:

@@ -115,6 +115,9 @@ class Tx:
     # The outputs as parsed, without their count: BIP143's hashOutputs hashes exactly these
     # bytes, so verifying a parsed transaction need not serialize its outputs again.
     _outputs_raw: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    # Core's GetLegacySigOpCount, once known (script.sigops): a block's transactions are
+    # counted by CheckBlock and again by ConnectBlock's sigop cost. -1: not counted yet.
+    _legacy_sigops: int = field(default=-1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.vin, tuple):
@@ -296,7 +299,7 @@ _SET_OUTPOINT = slot_setters(OutPoint, "txid", "n")
 _SET_TXIN = slot_setters(TxIn, "prevout", "script_sig", "sequence", "witness")
 _SET_TXOUT = slot_setters(TxOut, "value", "script_pubkey")
 _SET_TX = slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxid",
-                        "_base_size", "_total_size", "_outputs_raw")
+                        "_base_size", "_total_size", "_outputs_raw", "_legacy_sigops")
 
 
 def _make_outpoint(txid: bytes, n: int, _s=_SET_OUTPOINT) -> OutPoint:
@@ -337,6 +340,7 @@ def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], lockt
     _s[6](o, base_size)
     _s[7](o, total_size)
     _s[8](o, outputs_raw)
+    _s[9](o, -1)
     return o
 
 

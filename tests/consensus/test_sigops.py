@@ -1,5 +1,7 @@
 """Sigop counting matches Bitcoin Core's rules (legacy, P2SH, witness)."""
 
+from dataclasses import replace
+
 from node.consensus.hashes import hash160, sha256
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
 from node.consensus.script.flags import Flag
@@ -10,6 +12,7 @@ from node.consensus.script.sigops import (
     tx_sigop_cost,
     witness_sigop_count,
 )
+from node.consensus.serialize import from_bytes
 
 from .core_notation import parse_script
 
@@ -56,3 +59,16 @@ def test_witness_sigops_are_not_weighted():
     assert witness_sigop_count(b"", p2wpkh, (b"sig", PUB), Flag.P2SH) == 0
     spend = _spend(witness=(b"sig", PUB))
     assert tx_sigop_cost(spend, [TxOut(1, p2wpkh)], Flag.P2SH | Flag.WITNESS) == 4 + 1
+
+
+def test_the_legacy_count_kept_on_a_transaction_is_its_own():
+    # Counted once per transaction and kept: a parsed copy, a copy with other outputs and
+    # a built one each get their own count, and asking again gives the same answer.
+    spend = _spend(push_data(b"") + push_data(MULTISIG_2_OF_3))
+    assert legacy_sigop_count(spend) == 1
+    assert legacy_sigop_count(spend) == 1
+    parsed = from_bytes(Tx, spend.serialize())
+    assert legacy_sigop_count(parsed) == 1
+    more = replace(spend, vout=spend.vout + (TxOut(1, MULTISIG_2_OF_3),))
+    assert legacy_sigop_count(more) == 21
+    assert legacy_sigop_count(replace(parsed, vout=())) == 0

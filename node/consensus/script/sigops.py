@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..primitives import WITNESS_SCALE_FACTOR, Tx, TxOut
+from ..primitives import WITNESS_SCALE_FACTOR, Tx, TxOut, slot_setters
 from .flags import Flag
 from .opcodes import (
     OP_1,
@@ -98,14 +98,22 @@ def witness_sigop_count(script_sig: bytes, script_pubkey: bytes, witness: tuple[
 
 
 def legacy_sigop_count(tx: Tx) -> int:
-    """Core's GetLegacySigOpCount: inaccurate counts over every scriptSig and scriptPubKey."""
+    """Core's GetLegacySigOpCount: inaccurate counts over every scriptSig and scriptPubKey.
+    Kept on the transaction, which is immutable: CheckBlock and ConnectBlock both need it."""
+    n = tx._legacy_sigops
+    if n >= 0:
+        return n
     n = 0
     for txin in tx.vin:
         if txin.script_sig:  # empty for every segwit input
             n += script_sigop_count(txin.script_sig, False)
     for out in tx.vout:
         n += script_sigop_count(out.script_pubkey, False)
+    _SET_LEGACY_SIGOPS(tx, n)
     return n
+
+
+(_SET_LEGACY_SIGOPS,) = slot_setters(Tx, "_legacy_sigops")
 
 
 def tx_p2sh_sigop_count(tx: Tx, spent: Sequence[TxOut]) -> int:
