@@ -72,9 +72,13 @@ class Database:
         except OSError:
             existed = True
         try:
+            # As Core's dbwrapper: a bloom filter per table, so a read looks into the one
+            # table holding its key rather than into every level-0 table, and no compression
+            # (txids and keys do not compress; snappy only costs a copy per block read).
             self._db = plyvel.DB(str(self.path), create_if_missing=create,
                                  paranoid_checks=True, lru_cache_size=cache_size,
-                                 write_buffer_size=write_buffer_size)
+                                 write_buffer_size=write_buffer_size,
+                                 bloom_filter_bits=10, compression=None)
         except plyvel.CorruptionError as exc:
             raise StorageError(self._with_hint(
                 f"the database at {self.path} is corrupted ({_reason(exc)})")) from None

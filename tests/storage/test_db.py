@@ -124,3 +124,18 @@ def test_corruption_found_while_reading_names_the_recovery(tmp_path):
         for read in (lambda: d.get(b"k00001"), lambda: list(d.iterate(b"k"))):
             with pytest.raises(StorageError, match=r"is corrupted \(Corruption: .*; to recover, run"):
                 read()
+
+
+def test_tables_are_written_as_cores_are_with_a_bloom_filter_and_no_compression(tmp_path):
+    # Core's dbwrapper options. Reopening turns the write-ahead log into a table.
+    values = 1000 * 200
+    with Database(tmp_path / "db") as d:
+        with d.batch() as b:
+            for i in range(1000):
+                b.put(b"c%08d" % i, bytes(200))  # snappy would shrink these to almost nothing
+    with Database(tmp_path / "db", create=False) as d:
+        assert d.get(b"c00000999") == bytes(200)
+    tables = list((tmp_path / "db").glob("*.ldb"))
+    assert tables
+    assert sum(t.stat().st_size for t in tables) > values
+    assert all(b"filter.leveldb.BuiltinBloomFilter2" in t.read_bytes() for t in tables)
