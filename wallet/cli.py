@@ -30,7 +30,7 @@ from .account import CHANGE, RECEIVE
 from .amounts import AmountError, format_coins, parse_amount
 from .coinselect import InsufficientFunds
 from .descriptor import account_descriptors
-from .esplora import EsploraClient, NodeError, NodeUnreachable
+from .esplora import BadNodeURL, EsploraClient, NodeError, NodeUnreachable
 from .hd import Purpose, generate_mnemonic, normalize_mnemonic
 from .psbt import Psbt, PsbtError
 from .signer import sign_psbt
@@ -39,8 +39,9 @@ from .txbuilder import FeeTooLow, Plan
 from .wallet import Wallet
 
 # Errors a user can cause or fix: one line on stderr, exit 1, no traceback.
-USER_ERRORS = (store.StoreError, DecodeError, NodeUnreachable, NodeError, InsufficientFunds,
-               AmountError, FeeTooLow, spend.Rejected, spend.BumpError, OSError)
+USER_ERRORS = (store.StoreError, DecodeError, BadNodeURL, NodeUnreachable, NodeError,
+               InsufficientFunds, AmountError, FeeTooLow, spend.Rejected, spend.BumpError,
+               OSError)
 DEV_NETWORKS = ("regtest", "devnet")
 
 
@@ -175,10 +176,11 @@ def create(name: str, network: str, bip39_passphrase: str, legacy: bool, no_pass
 def restore(name: str, network: str, bip39_passphrase: str, legacy: bool, no_password: bool,
             node_url: str | None, mnemonic: str | None, as_json: bool) -> None:
     """Restore a wallet from its mnemonic, then rescan the chain for its history."""
+    client = _client(network, node_url)  # a bad --node is refused before the words are asked
     words = normalize_mnemonic(mnemonic if mnemonic is not None
                                else click.prompt("Mnemonic", hide_input=True))
     wallet = _create(network, name, words, bip39_passphrase, legacy, no_password)
-    report = sync(wallet, _client(network, node_url))
+    report = sync(wallet, client)
     bal = ledger.balance(wallet)
     info = {"name": name, "network": network, "transactions": len(wallet.cache["txs"]),
             "balance": asdict(bal)}

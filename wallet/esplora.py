@@ -1,20 +1,45 @@
 """A small synchronous client of the Esplora HTTP API (stdlib urllib, with timeouts).
 
 Talks to any Esplora-compatible server: the node's ``/api`` or a public explorer of the same
-network. Failures become :class:`NodeUnreachable` (naming the URL) or :class:`NodeError` (the
-server's answer, e.g. a transaction's reject reason).
+network. A URL that cannot name such a server is :class:`BadNodeURL` before anything is sent;
+failures become :class:`NodeUnreachable` (naming the URL) or :class:`NodeError` (the server's
+answer, e.g. a transaction's reject reason).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 from node.consensus.hashes import sha256
 
 TXS_PER_PAGE = 25  # Esplora: confirmed transactions per /txs/chain page
+
+
+class BadNodeURL(Exception):
+    def __init__(self, url: str, why: str) -> None:
+        super().__init__(f"bad node URL {url!r}: {why}")
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL urllib would fail on with a bare ValueError or InvalidURL (a traceback),
+    or that could never reach an Esplora server; ``BadNodeURL`` says which part is wrong."""
+    if any(c <= " " or c == "\x7f" for c in url):
+        raise BadNodeURL(url, "it contains a space or control character")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        # The port is parsed only when read: one that is no number in 0-65535 raises here.
+        host, _ = parts.hostname, parts.port
+    except ValueError as e:
+        raise BadNodeURL(url, str(e)) from None
+    if parts.scheme not in ("http", "https"):
+        raise BadNodeURL(url, "expected an http:// or https:// URL")
+    if not host:
+        raise BadNodeURL(url, "no host")
 
 
 class NodeUnreachable(Exception):
@@ -38,6 +63,7 @@ def scripthash(script_pubkey: bytes) -> str:
 
 class EsploraClient:
     def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        check_url(base_url)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
 
@@ -59,6 +85,9 @@ class EsploraClient:
             raise NodeUnreachable(self.base_url, str(e.reason)) from None
         except (TimeoutError, ConnectionError, OSError) as e:
             raise NodeUnreachable(self.base_url, str(e) or type(e).__name__) from None
+        except (ValueError, http.client.InvalidURL) as e:
+            # Whatever check_url did not foresee: still one line, not a traceback.
+            raise BadNodeURL(url, str(e)) from None
 
     def get_json(self, path: str) -> Any:
         raw = self._request(path)

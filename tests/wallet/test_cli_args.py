@@ -3,12 +3,15 @@ no node at all (a port nothing listens on)."""
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 from click.testing import CliRunner
 
 from node.consensus.address import p2wpkh_script, script_to_address
 from node.consensus.params import REGTEST
 from wallet.cli import main
+from wallet.esplora import check_url
 
 from ..test_run import free_port
 
@@ -23,6 +26,45 @@ def run(tmp_path):
     assert runner.invoke(main, ["create", "--name", "w", "--no-password"],
                          env=env).exit_code == 0
     return lambda *args: runner.invoke(main, [*args, "--name", "w"], env=env)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Fails the test if anything asks the network."""
+    def urlopen(*args, **kwargs):
+        raise AssertionError("the node was contacted")
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
+
+BAD_NODE_URLS = {"foo": "http:// or https://", "http://h:abc": "abc",
+                 "http://[::1": "IPv6", "http:///api": "no host",
+                 "http://h h/api": "space"}
+
+
+@pytest.mark.parametrize("url", BAD_NODE_URLS)
+@pytest.mark.parametrize("command", [["sync"], ["send", PAYEE, "1000sat", "--yes",
+                                                "--fee-rate", "1"]])
+def test_a_bad_node_url_is_one_line_naming_it(run, offline, command, url):
+    result = run(*command, "--node", url)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: bad node URL {url!r}: ")
+    assert BAD_NODE_URLS[url] in line
+
+
+def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offline):
+    home = tmp_path / "home"
+    result = CliRunner().invoke(main, ["restore", "--name", "r", "--no-password", "--node",
+                                       "http://h:abc", "--mnemonic", "abandon " * 11 + "about"],
+                                env={"MINICASH_HOME": str(home)})
+    assert result.exit_code == 1 and "bad node URL" in result.stderr, result.output
+    assert not list(home.glob("**/r"))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:3002/api", "https://mempool.space/api/",
+                                 "http://[::1]:3002/api", "HTTP://node.lan/api"])
+def test_a_good_node_url_passes_the_check(url):
+    check_url(url)
 
 
 @pytest.mark.parametrize("command", [["send", PAYEE, "1000sat", "--yes"],
