@@ -359,9 +359,11 @@ def send_options(f: Callable) -> Callable:
     return payment_options(confirm_options(f))
 
 
-def _check_fee_options(fee_rate: str | None, target: int | None) -> None:
+def _check_fee_options(fee_rate: str | None, target: int | None) -> Decimal | None:
+    """The --fee-rate asked for (None: the node's estimate), checked before any syncing."""
     if fee_rate is not None and target is not None:
         raise click.UsageError("give --fee-rate or --target, not both")
+    return None if fee_rate is None else spend.requested_fee_rate(fee_rate)
 
 
 def _plan_one(address: str, amount: str | None, sweep: bool, fee_rate: str | None,
@@ -371,19 +373,18 @@ def _plan_one(address: str, amount: str | None, sweep: bool, fee_rate: str | Non
     are checked and the address read before the node is asked anything."""
     if sweep == (amount is not None):
         raise click.UsageError("give either AMOUNT or --max")
-    _check_fee_options(fee_rate, target)
+    rate = _check_fee_options(fee_rate, target)
     wallet = Wallet.open(network, name)
     out = spend.recipient(wallet, address, parse_amount(amount) if amount else 1)
-    return wallet, *_plan(wallet, [out], fee_rate, target, subtract_fee, node_url, network,
-                          sweep)
+    return wallet, *_plan(wallet, [out], rate, target, subtract_fee, node_url, network, sweep)
 
 
-def _plan(wallet: Wallet, outputs: list[TxOut], fee_rate: str | None, target: int | None,
+def _plan(wallet: Wallet, outputs: list[TxOut], rate: Decimal | None, target: int | None,
           subtract_fee: bool, node_url: str | None, network: str,
           sweep: bool = False) -> tuple[EsploraClient, Plan]:
-    """Sync, then plan paying ``outputs`` at the rate asked for or the node's estimate."""
+    """Sync, then plan paying ``outputs`` at ``rate`` or, if None, the node's estimate."""
     client = _synced(wallet, network, node_url)
-    plan = spend.plan_send(wallet, outputs, spend.fee_rate(client, fee_rate, target),
+    plan = spend.plan_send(wallet, outputs, spend.fee_rate(client, rate, target),
                            subtract_fee=subtract_fee, sweep=sweep)
     return client, plan
 
@@ -444,7 +445,7 @@ def send_many(csv_file, fee_rate: str | None, target: int | None, subtract_fee: 
               yes: bool, dry_run: bool, node_url: str | None, as_json: bool, name: str,
               network: str) -> None:
     """Pay every line "address,amount" of CSV_FILE ('-' for stdin) in one transaction."""
-    _check_fee_options(fee_rate, target)
+    rate = _check_fee_options(fee_rate, target)
     wallet = Wallet.open(network, name)
     outputs = []
     for n, row in enumerate(csv.reader(csv_file), 1):
@@ -458,7 +459,7 @@ def send_many(csv_file, fee_rate: str | None, target: int | None, subtract_fee: 
             raise click.UsageError(f"line {n}: {exc}") from None
     if not outputs:
         raise click.UsageError("no payments in the file")
-    client, plan = _plan(wallet, outputs, fee_rate, target, subtract_fee, node_url, network)
+    client, plan = _plan(wallet, outputs, rate, target, subtract_fee, node_url, network)
     _send_plan(wallet, client, plan, yes, dry_run, as_json)
 
 
@@ -470,8 +471,9 @@ def send_many(csv_file, fee_rate: str | None, target: int | None, subtract_fee: 
 def bump_fee(txid: str, fee_rate: str, yes: bool, dry_run: bool, node_url: str | None,
              as_json: bool, name: str, network: str) -> None:
     """Replace our unconfirmed TXID with a copy paying a higher fee rate (BIP125)."""
+    rate = spend.requested_fee_rate(fee_rate)  # refused before syncing, as in send
     wallet, client = _open_synced(name, network, node_url)
-    plan, old_fee = spend.plan_bump(wallet, txid.lower(), spend.fee_rate(client, fee_rate, None))
+    plan, old_fee = spend.plan_bump(wallet, txid.lower(), rate)
     _send_plan(wallet, client, plan, yes, dry_run, as_json,
                {"replaces": txid.lower(), "old_fee": old_fee})
 

@@ -22,6 +22,7 @@ from .txbuilder import (
     MIN_RELAY_FEE_RATE,
     FeeTooLow,
     Plan,
+    check_fee_rate,
     plan_payment,
     plan_to_psbt,
     vsize_of,
@@ -66,11 +67,19 @@ def recipient(wallet: Wallet, address: str, value: int) -> TxOut:
     return TxOut(value, address_to_script(address.strip(), wallet.params))
 
 
-def fee_rate(client: EsploraClient, rate: str | None, target: int | None) -> Decimal:
+def requested_fee_rate(text: str) -> Decimal:
+    """A fee rate the user typed, refused (AmountError, FeeTooLow) for anything planning would
+    refuse too, so that a command can refuse it before it syncs."""
+    rate = parse_fee_rate(text)
+    check_fee_rate(rate)
+    return rate
+
+
+def fee_rate(client: EsploraClient, rate: Decimal | None, target: int | None) -> Decimal:
     """The rate asked for, or the node's estimate for ``target`` blocks (Esplora's table has
     some targets only: take the nearest one not slower than asked)."""
     if rate is not None:
-        return parse_fee_rate(rate)
+        return rate
     table = client.fee_estimates()
     want = target or DEFAULT_TARGET
     keys = sorted(k for k in table if k <= want) or sorted(table)[:1]

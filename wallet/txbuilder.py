@@ -42,6 +42,12 @@ class FeeTooLow(Exception):
     pass
 
 
+def check_fee_rate(rate: Decimal) -> None:
+    if rate < MIN_RELAY_FEE_RATE:
+        raise FeeTooLow(f"fee rate {rate} sat/vB is below the minimum relay fee rate "
+                        f"({MIN_RELAY_FEE_RATE} sat/vB)")
+
+
 def input_weight(script_pubkey: bytes) -> int:
     kind = script_kind(script_pubkey)
     if kind is None:
@@ -101,9 +107,7 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
 
     ``sweep`` spends every coin to the single recipient (its value is ignored);
     ``subtract_fee`` takes the fee from the recipients' amounts instead of adding it."""
-    if rate < MIN_RELAY_FEE_RATE:
-        raise FeeTooLow(f"fee rate {rate} sat/vB is below the minimum relay fee rate "
-                        f"({MIN_RELAY_FEE_RATE} sat/vB)")
+    check_fee_rate(rate)
     rng = rng or random.SystemRandom()
     scripts = [r.script_pubkey for r in recipients]
     if sweep:

@@ -87,3 +87,21 @@ def test_a_bad_address_is_named_before_the_node_is_asked(run, command):
     assert result.exit_code == 1, result.output
     assert "address" in result.stderr.lower() and "reach" not in result.stderr.lower()
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# Not a number, not positive, below Core's minimum relay rate, above the wallet's ceiling.
+BAD_FEE_RATES = ["abc", "nan", "-1", "0", "0.5", "100001"]
+
+
+@pytest.mark.parametrize("rate", BAD_FEE_RATES)
+@pytest.mark.parametrize("command", [["send", PAYEE, "1000sat", "--yes"],
+                                     ["psbt", "create", PAYEE, "1000sat"],
+                                     ["send-many", "PAYMENTS", "--yes"],
+                                     ["bump-fee", "ab" * 32, "--yes"]])
+def test_a_bad_fee_rate_is_refused_before_the_node_is_asked(run, tmp_path, command, rate):
+    csv = tmp_path / "pay.csv"
+    csv.write_text(f"{PAYEE},1000sat\n")
+    result = run(*[str(csv) if a == "PAYMENTS" else a for a in command], "--fee-rate", rate)
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert "fee rate" in line and "reach" not in line
