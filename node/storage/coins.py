@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -41,6 +42,18 @@ _COIN_KEY_SIZE = _COIN_KEY.size  # 37
 # TxOut, value int, dirty/fresh set slots and the script's bytes-object header (measured with
 # tracemalloc on CPython 3.11: ~365 for the containers and objects, + 65 txid, + 33 header).
 CACHE_ENTRY_OVERHEAD = 460
+# What a bytes object costs besides its contents (33 on 64-bit CPython): a coin read from the
+# database keeps its encoding in ``Coin.stored``, one more bytes object per entry.
+_BYTES_OBJECT_SIZE = sys.getsizeof(b"")
+
+
+def _coin_data_bytes(coin: Coin) -> int:
+    """A cached coin's bytes not in CACHE_ENTRY_OVERHEAD: its script, and its stored
+    encoding if it has one (the hot paths of CoinsCache inline this)."""
+    stored = coin.stored
+    if stored is None:
+        return len(coin.txout.script_pubkey)
+    return len(coin.txout.script_pubkey) + len(stored) + _BYTES_OBJECT_SIZE
 
 
 def coin_key(txid: bytes, n: int) -> bytes:
@@ -190,7 +203,7 @@ class CoinsCache:
     Outputs that can never be spent (:func:`is_unspendable`) are not added, as in Core.
     """
 
-    __slots__ = ("base", "_coins", "_dirty", "_fresh", "_best_block", "_script_bytes")
+    __slots__ = ("base", "_coins", "_dirty", "_fresh", "_best_block", "_data_bytes")
 
     def __init__(self, base: CoinsDB) -> None:
         self.base = base
@@ -200,7 +213,9 @@ class CoinsCache:
         self._dirty: set[tuple[bytes, int]] = set()
         self._fresh: set[tuple[bytes, int]] = set()
         self._best_block: bytes | None = None
-        self._script_bytes = 0  # sum of the cached coins' script lengths
+        # Sum of _coin_data_bytes over the cached coins, kept as they come and go: summing
+        # the cache on each memory_usage() would cost O(cache) per connected block.
+        self._data_bytes = 0
 
     # -- reads -----------------------------------------------------------------------------------
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
@@ -215,7 +230,7 @@ class CoinsCache:
             coin = self.base.get_coin_at(*key)
             if coin is not None:
                 self._coins[key] = coin  # cached clean
-                self._script_bytes += len(coin.txout.script_pubkey)
+                self._data_bytes += _coin_data_bytes(coin)
         return coin  # type: ignore[return-value]
 
     def peek_coin(self, txid: bytes, n: int) -> Coin | None:
@@ -269,14 +284,14 @@ class CoinsCache:
                 raise CoinsLogicError(
                     f"attempted to overwrite the unspent coin {OutPoint(*key)} "
                     "(when possible_overwrite is false)")
-            self._script_bytes -= len(old.txout.script_pubkey)  # type: ignore[union-attr]
+            self._data_bytes -= _coin_data_bytes(old)  # type: ignore[arg-type]
         elif not possible_overwrite and old is _ABSENT:
             # Not in the cache at all: not dirty, so it can be fresh. A dirty spent entry (None)
             # cannot: its deletion still has to reach the database.
             self._fresh.add(key)
         coins[key] = coin
         self._dirty.add(key)
-        self._script_bytes += len(script)
+        self._data_bytes += _coin_data_bytes(coin)
 
     def spend_coin(self, outpoint: OutPoint) -> Coin | None:
         """Spend the coin at ``outpoint`` and return it; None if there is none to spend."""
@@ -294,7 +309,10 @@ class CoinsCache:
             return coin
         if coin is None:
             return None
-        self._script_bytes -= len(coin.txout.script_pubkey)  # type: ignore[union-attr]
+        # _coin_data_bytes, inlined: once per input of every block.
+        stored = coin.stored  # type: ignore[union-attr]
+        size = len(coin.txout.script_pubkey)  # type: ignore[union-attr]
+        self._data_bytes -= size if stored is None else size + len(stored) + _BYTES_OBJECT_SIZE
         if key in self._fresh:
             del coins[key]
             self._fresh.remove(key)
@@ -321,7 +339,12 @@ class CoinsCache:
             return
         coins.update(added)
         self._dirty.update(added)
-        self._script_bytes += sum([len(coin.txout.script_pubkey) for coin in added.values()])
+        # _coin_data_bytes, inlined. A block's new coins have no stored encoding, but a caller
+        # may pass coins read from the database: the counter stays exact either way.
+        self._data_bytes += sum([
+            len(coin.txout.script_pubkey) if coin.stored is None else
+            len(coin.txout.script_pubkey) + len(coin.stored) + _BYTES_OBJECT_SIZE
+            for coin in added.values()])
 
     def revert_block_changes(self, spent: Mapping[tuple[bytes, int], Coin],
                              added: Iterable[tuple[bytes, int]]) -> None:
@@ -337,7 +360,7 @@ class CoinsCache:
             coin = coins.pop(key)
             dirty.discard(key)
             fresh.discard(key)
-            self._script_bytes -= len(coin.txout.script_pubkey)
+            self._data_bytes -= _coin_data_bytes(coin)
         add = self.add_coin_key
         for key, coin in spent.items():
             add(key, coin, True)
@@ -356,7 +379,7 @@ class CoinsCache:
         self._coins = {}
         self._dirty = set()
         self._fresh = set()
-        self._script_bytes = 0
+        self._data_bytes = 0
 
     # -- size ------------------------------------------------------------------------------------
     def dirty_count(self) -> int:
@@ -365,7 +388,7 @@ class CoinsCache:
 
     def memory_usage(self) -> int:
         """Estimated bytes the cache holds; the chain flushes when this passes its budget."""
-        return len(self._coins) * CACHE_ENTRY_OVERHEAD + self._script_bytes
+        return len(self._coins) * CACHE_ENTRY_OVERHEAD + self._data_bytes
 
     def __len__(self) -> int:
         """Entries held: cached coins and spent-but-unflushed markers (Core: GetCacheSize)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,6 +49,15 @@ def coins_db(tmp_path):
 
 def raw_keys(coins_db: CoinsDB) -> list[bytes]:
     return [k for k, _ in coins_db.db.iterate()]
+
+
+def recounted_memory(cache: CoinsCache) -> int:
+    """memory_usage() recomputed from the cache's entries (like Core's SelfTest): the entry
+    overhead, each held coin's script, and the stored encoding of coins read from the
+    database, a bytes object of its own."""
+    held = [c for c in cache._coins.values() if c is not None]
+    return (len(cache) * CACHE_ENTRY_OVERHEAD + sum(len(c.script_pubkey) for c in held)
+            + sum(sys.getsizeof(c.stored) for c in held if c.stored is not None))
 
 
 # -- CoinsDB -------------------------------------------------------------------------------------
@@ -289,6 +299,38 @@ def test_memory_estimate_grows_with_entries_and_script_size(coins_db):
     assert cache.memory_usage() == 0
 
 
+def test_memory_estimate_counts_the_stored_encoding_of_coins_read_from_the_database(coins_db):
+    """A coin read from the chainstate keeps its encoding (Coin.stored, for the undo data):
+    ~60 more bytes a P2WPKH coin holds, counted as it enters the cache and taken back
+    exactly as it is spent, overwritten, reverted or flushed."""
+    coins_db.write_changes({op(i): coin(i, script=SCRIPTS[i % 3]) for i in range(8)},
+                           BLOCK_A, sync=False)
+    cache = CoinsCache(coins_db)
+    for i in range(8):
+        assert cache.get_coin(op(i)).stored is not None
+    stored = sum(sys.getsizeof(encode_coin(coin(i, script=SCRIPTS[i % 3]))) for i in range(8))
+    scripts = sum(len(SCRIPTS[i % 3]) for i in range(8))
+    assert cache.memory_usage() == 8 * CACHE_ENTRY_OVERHEAD + scripts + stored
+    assert cache.memory_usage() == recounted_memory(cache)
+
+    cache.spend_coin(op(0))  # a clean coin spent: a None entry, no coin bytes
+    cache.add_coin(op(1), coin(77), possible_overwrite=True)  # a stored coin replaced
+    spent = {(op(i).txid, 0): cache.get_coin(op(i)) for i in (2, 3)}  # stored coins
+    added = {(op(20).txid, 0): coin(20)}
+    cache.apply_block_changes(spent, added)
+    assert cache.memory_usage() == recounted_memory(cache)
+    cache.revert_block_changes(spent, added)  # the stored coins come back
+    assert cache.memory_usage() == recounted_memory(cache)
+    cache.apply_block_changes({}, {(op(30).txid, 0): cache.get_coin(op(4))})  # bulk, stored
+    assert cache.memory_usage() == recounted_memory(cache)
+
+    cache.flush(sync=False)
+    assert cache.memory_usage() == 0
+    cache.get_coin(op(5))
+    cache.spend_coin(op(5))
+    assert cache.memory_usage() == CACHE_ENTRY_OVERHEAD == recounted_memory(cache)
+
+
 # -- the cache against a model -------------------------------------------------------------------
 actions = st.lists(st.tuples(st.sampled_from(["add", "add_overwrite", "spend", "get", "flush"]),
                              st.integers(0, 7), st.integers(1, 50)), max_size=40)
@@ -324,9 +366,7 @@ def test_cache_matches_a_plain_dict_model(steps):
                 cache.flush(sync=False)
                 assert dict(cdb.iter_coins()) == model
             # Like Core's SelfTest: the running memory figure matches a recount.
-            held = [c for c in cache._coins.values() if c is not None]
-            assert cache.memory_usage() == (len(cache) * CACHE_ENTRY_OVERHEAD
-                                            + sum(len(c.script_pubkey) for c in held))
+            assert cache.memory_usage() == recounted_memory(cache)
         cache.flush(sync=False)
         assert dict(cdb.iter_coins()) == model
         assert cdb.best_block() == BLOCK_A
@@ -386,9 +426,7 @@ def test_reverting_a_blocks_changes_shows_the_coins_as_before(tmp_path):
     reverted.revert_block_changes(spent, added)
     assert {key: reverted.peek_coin(*key) for key in keys} == before
     assert len(reverted) == len(untouched) + 1  # op(1), read from the database when spent
-    held = [c for c in reverted._coins.values() if c is not None]
-    assert reverted.memory_usage() == (len(reverted) * CACHE_ENTRY_OVERHEAD
-                                       + sum(len(c.script_pubkey) for c in held))
+    assert reverted.memory_usage() == recounted_memory(reverted)
     reverted.flush(sync=False)
     untouched.flush(sync=False)
     assert dict(reverted.base.iter_coins()) == dict(untouched.base.iter_coins())
