@@ -166,6 +166,7 @@ class Peer:
         self.getaddr_answered = False
         self.closed = False
         self.close_reason = ""
+        self.close_logged = False  # the reason was logged at info where it was found
         self._tasks: list[asyncio.Task] = []
         self._leftover: list[Message] = []
 
@@ -267,6 +268,7 @@ class Peer:
             # closed, without Misbehaving (the peer may just be on another network). Logged
             # here, as Core's "Header error", since it may come before the handshake is done.
             log.info("%r: unreadable stream (%s): disconnected", self, e)
+            self.close_logged = True
             self.close(f"unreadable stream: {e}")
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as e:
             self.close(f"connection lost ({type(e).__name__})")

@@ -315,7 +315,10 @@ class P2PService:
         if self.peers.pop(peer.id, None) is None:
             return
         if peer.established:
-            log.info("peer disconnected: %r (%s)", peer, peer.close_reason)
+            # One info line per disconnect: a reason Peer.run already logged at info (an
+            # unreadable stream) is repeated only at debug.
+            log.log(logging.DEBUG if peer.close_logged else logging.INFO,
+                    "peer disconnected: %r (%s)", peer, peer.close_reason)
         else:
             log.debug("%r closed before the handshake: %s", peer, peer.close_reason)
             if not peer.inbound and self.connman is not None:

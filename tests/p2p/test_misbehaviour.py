@@ -172,6 +172,39 @@ def test_garbage_gets_peers_dropped_while_the_good_peer_is_served(served):
     assert node.proc is not None and node.proc.poll() is None
 
 
+def test_an_unreadable_stream_after_the_handshake_is_logged_once_at_info(tmp_path):
+    """The "unreadable stream" line says why the peer went; the generic disconnect line for
+    the same peer goes to debug, so the node's info log has one line for it, not two."""
+    net = Network(tmp_path)
+    try:
+        # At debug, the generic line is there to wait for, whichever level it has.
+        node = net.node("node").start("--log-level", "debug")
+
+        async def session() -> str:
+            client = await WireClient().connect("127.0.0.1", node.p2p_port)
+            try:
+                await client.handshake()
+                client.send(Ping(1))
+                await client.expect("pong")  # answered in the main loop: established
+                assert client.writer is not None
+                host, port = client.writer.get_extra_info("sockname")[:2]
+                client.send_raw(frame(b"\xf9\xbe\xb4\xd9", "ping", struct.pack("<Q", 2)))
+                assert await client.wait_closed(10)
+                return f"{host}:{port} inbound"
+            finally:
+                await client.close()
+
+        address = asyncio.run(session())
+        # The generic line, logged last: the disconnect's lines are all in by then.
+        (generic,) = node.wait_for_log(f"{address} (unreadable stream: wrong network magic",
+                                       timeout=30)
+        assert "peer disconnected: " in generic, generic
+        info = [ln for ln in node.lines if " INFO " in ln and address in ln and "disconnect" in ln]
+        assert len(info) == 1 and "unreadable stream (wrong network magic" in info[0], info
+    finally:
+        net.stop_all()
+
+
 def test_silent_peers_time_out_in_the_handshake_and_after_it(tmp_path):
     async def main() -> None:
         service = await start_service(tmp_path / "n", peer_timeouts=PeerTimeouts(
