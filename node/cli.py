@@ -18,8 +18,8 @@ from node import __version__
 from node.app import MINER_KEY_FILE, Node, NodeConfig, miner_script
 from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
-from node.client import ClientError, NodeClient
-from node.config import LOG_LEVELS, ConfigError, default_datadir, load_settings
+from node.client import ClientError, NodeClient, connect_url
+from node.config import LOG_LEVELS, ConfigError, Settings, default_datadir, load_settings
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
@@ -289,22 +289,41 @@ async def _run_node(config: NodeConfig) -> None:
 # -- client commands: talk to a running node over its API ------------------------------------------
 
 def _client_options(f):
-    f = click.option("--rest", "rest_url", help="The node's API base URL (default "
-                     "http://127.0.0.1:<network REST port>).")(f)
-    return _datadir_option(_network_option(f))
+    f = click.option("--rest", "rest_url", help="The node's API base URL (default: from "
+                     "rest-bind, as `run` finds it in MINICASH_REST_BIND or the config file; "
+                     "else http://127.0.0.1:<network REST port>).")(f)
+    f = click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+                     help="The node's TOML config file (default <datadir>/minicash.toml, if "
+                          "present).")(f)
+    f = _datadir_option(f)
+    # No default here, as for `run`: a network not given comes from MINICASH_NETWORK or the
+    # config file, so the client finds the datadir and file the node uses.
+    return click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
+                        help="The node's network.  [default: regtest]")(f)
 
 
-def _client(network: str, datadir: Path | None, rest_url: str | None,
-            need_token: bool = False) -> NodeClient:
-    params = get_params(network)
-    url = rest_url or f"http://127.0.0.1:{params.rest_port}"
+def _client_settings(network: str | None, datadir: Path | None,
+                     config: Path | None) -> Settings:
+    """The node's settings as `run` resolves them from the same options, environment and
+    config file (None: not given)."""
+    try:
+        return load_settings({"network": network, "datadir": datadir, "config": config},
+                             os.environ)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _client(settings: Settings, url: str | None, need_token: bool = False) -> NodeClient:
+    # As bitcoin-cli takes -rpcport/-rpcconnect: the command line, then the node's settings
+    # (here, where `run` binds the API), then the network's default, which load_settings
+    # already gives when rest-bind is set nowhere.
     token = None
     try:
-        token = read_cookie(datadir or default_datadir(network))
+        token = read_cookie(settings.datadir)
     except CookieError as e:
         if need_token:
             raise click.ClickException(str(e)) from None
-    return NodeClient(url, token)
+    return NodeClient(url or connect_url(settings.rest_bind), token)
 
 
 def _call(fn, *args):
@@ -317,9 +336,10 @@ def _call(fn, *args):
 @main.command()
 @_client_options
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
-def status(network: str, datadir: Path | None, rest_url: str | None, as_json: bool) -> None:
+def status(network: str | None, datadir: Path | None, config: Path | None, rest_url: str | None,
+           as_json: bool) -> None:
     """Show a running node's height, peers, mempool and mining state."""
-    info = _call(_client(network, datadir, rest_url).info)
+    info = _call(_client(_client_settings(network, datadir, config), rest_url).info)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -336,9 +356,10 @@ def status(network: str, datadir: Path | None, rest_url: str | None, as_json: bo
 
 @main.command()
 @_client_options
-def peers(network: str, datadir: Path | None, rest_url: str | None) -> None:
+def peers(network: str | None, datadir: Path | None, config: Path | None,
+          rest_url: str | None) -> None:
     """List the node's peers."""
-    listed = _call(_client(network, datadir, rest_url).peers)
+    listed = _call(_client(_client_settings(network, datadir, config), rest_url).peers)
     if not listed:
         click.echo("no peers")
     for p in listed:
@@ -350,25 +371,26 @@ def peers(network: str, datadir: Path | None, rest_url: str | None) -> None:
 @click.option("--address", help="Address the coinbases pay (default: the node's miner key in "
               "<datadir>/miner.key).")
 @_client_options
-def generate_cmd(blocks: int, address: str | None, network: str, datadir: Path | None,
-                 rest_url: str | None) -> None:
+def generate_cmd(blocks: int, address: str | None, network: str | None, datadir: Path | None,
+                 config: Path | None, rest_url: str | None) -> None:
     """Mine BLOCKS blocks now (regtest and devnet); prints their hashes."""
-    params = get_params(network)
+    settings = _client_settings(network, datadir, config)
     if address is None:
-        config = NodeConfig(params, datadir or default_datadir(network))
-        if not (config.datadir / MINER_KEY_FILE).exists():
-            raise click.ClickException(f"give --address: no miner key in {config.datadir}")
-        _, address = miner_script(config)
-    client = _client(network, datadir, rest_url, need_token=True)
+        node_config = NodeConfig(get_params(settings.network), settings.datadir)
+        if not (node_config.datadir / MINER_KEY_FILE).exists():
+            raise click.ClickException(f"give --address: no miner key in {node_config.datadir}")
+        _, address = miner_script(node_config)
+    client = _client(settings, rest_url, need_token=True)
     for h in _call(client.generate, blocks, address):
         click.echo(h)
 
 
 @main.command()
 @_client_options
-def stop(network: str, datadir: Path | None, rest_url: str | None) -> None:
+def stop(network: str | None, datadir: Path | None, config: Path | None,
+         rest_url: str | None) -> None:
     """Ask a running node to shut down cleanly."""
-    _call(_client(network, datadir, rest_url, need_token=True).stop)
+    _call(_client(_client_settings(network, datadir, config), rest_url, need_token=True).stop)
     click.echo("node stopping")
 
 

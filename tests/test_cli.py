@@ -1,5 +1,7 @@
 """The command-line entry points."""
 
+import os
+import re
 import subprocess
 import sys
 
@@ -7,7 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from node.cli import main as node_main
+from node.client import connect_url
+from node.config import load_settings
 from wallet.cli import main as wallet_main
+
+from .test_run import free_port
 
 
 def test_node_info_shows_the_genesis_built_from_parameters():
@@ -42,3 +48,61 @@ def test_a_bad_node_url_is_one_line_not_a_traceback(url, tmp_path):
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
     [line] = result.output.strip().splitlines()
     assert line.startswith(f"Error: bad node URL {url} (")
+
+
+# -- where the client commands find the node -------------------------------------------------------
+@pytest.mark.parametrize(("bind", "url"), [
+    (("127.0.0.1", 18443), "http://127.0.0.1:18443"),
+    (("0.0.0.0", 5000), "http://127.0.0.1:5000"),  # a wildcard bind is reached on loopback
+    (("::", 5000), "http://[::1]:5000"),
+    (("::1", 5000), "http://[::1]:5000"),
+    (("node.example", 5000), "http://node.example:5000"),
+])
+def test_the_client_url_of_a_rest_bind(bind, url):
+    assert connect_url(bind) == url
+
+
+def test_the_client_url_defaults_to_the_networks_rest_port(tmp_path):
+    settings = load_settings({"datadir": tmp_path}, {})
+    assert connect_url(settings.rest_bind) == "http://127.0.0.1:18443"
+    settings = load_settings({"network": "devnet", "datadir": tmp_path}, {})
+    assert connect_url(settings.rest_bind) == "http://127.0.0.1:28443"
+
+
+@pytest.fixture
+def no_minicash_env(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("MINICASH_"):
+            monkeypatch.delenv(name)
+
+
+def _tried(args: list[str], env: dict[str, str] | None = None) -> str:
+    """The URL `status` tried: nothing listens on these tests' ports."""
+    result = CliRunner().invoke(node_main, ["status", *args], env=env)
+    assert result.exit_code == 1, result.output
+    match = re.search(r"cannot reach the node at (\S+) ", result.output)
+    assert match, result.output
+    return match.group(1)
+
+
+def test_client_commands_find_the_node_as_run_does_flag_then_env_then_config_file(
+        tmp_path, no_minicash_env):
+    file_port, env_port, flag_port, other_port = (free_port() for _ in range(4))
+    (tmp_path / "minicash.toml").write_text(f'rest-bind = "127.0.0.1:{file_port}"\n')
+    datadir = ["--datadir", str(tmp_path)]
+    assert _tried(datadir) == f"http://127.0.0.1:{file_port}"
+    assert _tried([*datadir, "--rest", f"http://127.0.0.1:{flag_port}"]) == \
+        f"http://127.0.0.1:{flag_port}"
+    assert _tried(datadir, {"MINICASH_REST_BIND": f"127.0.0.1:{env_port}"}) == \
+        f"http://127.0.0.1:{env_port}"
+    other = tmp_path / "other.toml"
+    other.write_text(f'rest-bind = "0.0.0.0:{other_port}"\n')
+    assert _tried([*datadir, "--config", str(other)]) == f"http://127.0.0.1:{other_port}"
+
+
+def test_a_bad_rest_bind_in_the_config_file_is_one_line(tmp_path, no_minicash_env):
+    (tmp_path / "minicash.toml").write_text('rest-bind = "127.0.0.1:http"\n')
+    result = CliRunner().invoke(node_main, ["status", "--datadir", str(tmp_path)])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: 'rest-bind' in ") and "bad port 'http'" in line, line

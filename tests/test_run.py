@@ -23,10 +23,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(datadir: Path, *args: str, rest_port: int | None = None) -> subprocess.Popen:
-    rest = f"127.0.0.1:{rest_port or free_port()}"
+def _start(datadir: Path, *args: str, rest_port: int | None = None,
+           rest_bind_flag: bool = True) -> subprocess.Popen:
+    """Without ``rest_bind_flag``, the REST address comes from the datadir's config file."""
+    rest = ["--rest-bind", f"127.0.0.1:{rest_port or free_port()}"] if rest_bind_flag else []
     return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
-                             "--rest-bind", rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
+                             *rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
                              *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
@@ -141,3 +143,28 @@ def test_client_subcommands_talk_to_a_running_node(tmp_path):
     # With the node gone: one clear line, non-zero exit.
     gone = CliRunner().invoke(main, ["status", *rest])
     assert gone.exit_code == 1 and "cannot reach the node" in gone.output
+
+
+def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_path, monkeypatch):
+    """The node runs with rest-bind in <datadir>/minicash.toml: the client commands, given only
+    the datadir, talk to it there, as bitcoin-cli finds -rpcport in bitcoin.conf."""
+    for name in list(os.environ):
+        if name.startswith("MINICASH_"):
+            monkeypatch.delenv(name)
+    datadir = tmp_path / "n"
+    datadir.mkdir()
+    port = free_port()
+    (datadir / "minicash.toml").write_text(f'rest-bind = "127.0.0.1:{port}"\n')
+    proc = _start(datadir, "--mining-workers", "1", rest_bind_flag=False)
+    try:
+        (line,) = _wait_for_lines(proc, "REST API on", 1)
+        assert f"http://127.0.0.1:{port} " in line, line
+        runner = CliRunner()
+        status = runner.invoke(main, ["status", "--datadir", str(datadir)])
+        assert status.exit_code == 0 and "height   0" in status.output, status.output
+        stopped = runner.invoke(main, ["stop", "--datadir", str(datadir)])
+        assert stopped.exit_code == 0 and "node stopping" in stopped.output, stopped.output
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
