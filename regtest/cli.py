@@ -80,6 +80,8 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
             click.echo(f"restarting the network in {root} (its data is kept; `down --wipe` "
                        f"to start afresh)")
             _start_all(state)  # a partition outlives the restart: the bans are on disk
+            for node in state.nodes:
+                _resume_mining(state, node)
         else:
             spec = load_toml(spec_file) if spec_file else from_flags(
                 nodes, topology, miners, network, interval)
@@ -91,9 +93,7 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
             if not no_fund:
                 _fund(state)
             for node in state.nodes:
-                if node.mine:
-                    control.set_mining(state, node, True, wallets.receive_address(state, node),
-                                       node.interval if state.network == "regtest" else 0)
+                _resume_mining(state, node)
         click.echo(control.table(state))
         click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
     except ERRORS as e:
@@ -135,6 +135,16 @@ def _start_all(state: NetState) -> None:
             procs.stop_node(state, node)
         state.save()
         raise
+
+
+def _resume_mining(state: NetState, node: NodeState) -> None:
+    """Switch ``node``'s miner on if its spec says it mines. Mining is set through the API, so
+    it lasts only as long as the process: every (re)start of a miner must call this."""
+    if not node.mine:
+        return
+    # Devnet's difficulty spaces its blocks; an interval there would only slow them further.
+    control.set_mining(state, node, True, wallets.receive_address(state, node),
+                       node.interval if state.network == "regtest" else 0)
 
 
 def _fund(state: NetState) -> None:
@@ -201,6 +211,7 @@ def start_cmd(node: str, root: Path | None) -> None:
         procs.start_node(state, n, _peers(state, n))
         state.save()
         procs.wait_ready(state, n)
+        _resume_mining(state, n)
         click.echo(f"started {n.name} at {n.api_url}")
     except ERRORS as e:
         _fail(e)
