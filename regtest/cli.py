@@ -17,7 +17,7 @@ from . import control, procs, wallets
 from .control import ControlError
 from .procs import ProcError
 from .spec import NETWORKS, TOPOLOGIES, SpecError, from_flags, load_toml
-from .state import NetState, NodeState, StateError
+from .state import STATE_FILE, NetState, NodeState, StateError
 from .wallets import WalletError
 
 ERRORS = (SpecError, StateError, ProcError, ControlError, WalletError, ClientError)
@@ -86,14 +86,20 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
             spec = load_toml(spec_file) if spec_file else from_flags(
                 nodes, topology, miners, network, interval)
             state = _create(root, spec, first_ip, free_ports)
-            _start_all(state)
-            click.echo("creating a wallet per node...")
-            for node in state.nodes:
-                wallets.create(state, node)
-            if not no_fund:
-                _fund(state)
-            for node in state.nodes:
-                _resume_mining(state, node)
+            try:
+                _start_all(state)
+                click.echo("creating a wallet per node...")
+                for node in state.nodes:
+                    wallets.create(state, node)
+                if not no_fund:
+                    _fund(state)
+                for node in state.nodes:
+                    _resume_mining(state, node)
+            except BaseException:
+                # Left behind, network.json would make the next `up` restart a network without
+                # wallets or funds; undone, the next `up` creates it afresh. Ctrl-C included.
+                _discard(state)
+                raise
         click.echo(control.table(state))
         click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
     except ERRORS as e:
@@ -113,6 +119,23 @@ def _create(root: Path, spec, first_ip: str, free_ports: bool) -> NetState:
                                      ns.interval))
     state.save()
     return state
+
+
+def _discard(state: NetState) -> None:
+    """Stop the nodes of a network whose creation failed and remove what it wrote: the state
+    file, each node's directory, the wallets, and the network's directory if that leaves it
+    empty (it may be one the user made)."""
+    for node in state.nodes:
+        procs.stop_node(state, node)
+    for name in (STATE_FILE, STATE_FILE + ".tmp"):
+        (state.root / name).unlink(missing_ok=True)
+    for node in state.nodes:
+        shutil.rmtree(state.root / node.name, ignore_errors=True)
+    shutil.rmtree(state.wallet_home, ignore_errors=True)
+    try:
+        state.root.rmdir()
+    except OSError:
+        pass  # not empty: something of the user's is there
 
 
 def _peers(state: NetState, node: NodeState) -> list[str]:
