@@ -273,17 +273,24 @@ def logs(node: str, lines: int, follow: bool, root: Path | None) -> None:
     """The last lines of NODE's log (by name or index)."""
     try:
         state = _load(root)
-        path = state.log_path(state.node(node))
-        click.echo(procs.tail(path, lines))
-        if follow:
-            with open(path, errors="replace") as f:
-                f.seek(0, os.SEEK_END)
-                while True:
-                    line = f.readline()
-                    if line:
-                        click.echo(line, nl=False)
-                    else:
-                        time.sleep(0.2)
+        n = state.node(node)
+        path = state.log_path(n)
+        if not follow:
+            click.echo(procs.tail(path, lines))
+            return
+        try:
+            f = open(path, errors="replace")
+        except OSError as e:  # e.g. a node never started has no log yet
+            raise StateError(f"cannot follow {n.name}'s log {path}: {e.strerror}") from None
+        with f:
+            click.echo(procs.tail(path, lines))
+            f.seek(0, os.SEEK_END)
+            while True:
+                line = f.readline()
+                if line:
+                    click.echo(line, nl=False)
+                else:
+                    time.sleep(0.2)
     except ERRORS as e:
         _fail(e)
     except KeyboardInterrupt:

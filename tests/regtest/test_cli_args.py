@@ -43,3 +43,30 @@ def test_logs_prints_the_last_n_lines(net):
     result = CliRunner().invoke(main, ["logs", "node0", "-n", "2", "--dir", str(net)])
     assert result.exit_code == 0, result.output
     assert result.output == "two\nthree\n"
+
+
+def test_logs_follow_of_a_node_without_a_log_is_a_one_line_error(net):
+    state = NetState.load(net)
+    log = state.log_path(state.nodes[0])
+    log.unlink()
+    result = CliRunner().invoke(main, ["logs", "node0", "-f", "--dir", str(net)])
+    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"error: cannot follow node0's log {log}: No such file or directory\n"
+
+
+def test_logs_follow_prints_the_last_lines_then_what_is_appended(net, monkeypatch):
+    state = NetState.load(net)
+    log = state.log_path(state.nodes[0])
+
+    def append_then_interrupt(_seconds):  # the node writes a line; then the user presses Ctrl-C
+        if "four" in log.read_text():
+            raise KeyboardInterrupt
+        with open(log, "a") as f:
+            f.write("four\n")
+
+    monkeypatch.setattr("regtest.cli.time.sleep", append_then_interrupt)
+    result = CliRunner().invoke(main, ["logs", "node0", "-n", "1", "-f", "--dir", str(net)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "three\nfour\n"
