@@ -12,6 +12,7 @@ import click
 
 from node.client import ClientError
 from node.config import minicash_home
+from node.mining import MAX_MINING_INTERVAL
 
 from . import control, procs, wallets
 from .control import ControlError
@@ -47,6 +48,15 @@ def _fail(e: Exception) -> None:
     sys.exit(1)
 
 
+def _mining_interval(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    # The bound of the node's mining API, checked before anything starts rather than by the
+    # node once the network is up; NaN fails it as it does there.
+    if not 0 <= value <= MAX_MINING_INTERVAL:
+        raise click.BadParameter(f"{value:g} is not a number of seconds from 0 to "
+                                 f"{MAX_MINING_INTERVAL}")
+    return value
+
+
 # -- up / down -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--nodes", type=click.IntRange(1, 250), default=3, show_default=True)
@@ -55,7 +65,8 @@ def _fail(e: Exception) -> None:
               help="How many nodes mine on their own (the first K).")
 @click.option("--network", type=click.Choice(NETWORKS), default="regtest", show_default=True)
 @click.option("--interval", type=float, default=5.0, show_default=True,
-              help="Seconds between a regtest miner's blocks.")
+              callback=_mining_interval,
+              help=f"Seconds between a regtest miner's blocks (0 to {MAX_MINING_INTERVAL}).")
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A network.toml describing nodes, links and roles (instead of the flags).")
 @click.option("--no-fund", is_flag=True, help="Skip funding the wallets (no initial blocks).")

@@ -26,6 +26,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from node.mining import MAX_MINING_INTERVAL
+
 NETWORKS = ("regtest", "devnet")
 TOPOLOGIES = ("line", "ring", "star", "full")
 DEFAULT_INTERVAL = 5.0  # seconds between blocks of a regtest miner
@@ -67,8 +69,9 @@ class NetworkSpec:
             if a == b:
                 raise SpecError(f"link {a} -> {b}: a node cannot link to itself")
         for n in self.nodes:
-            if n.interval < 0:
-                raise SpecError(f"node {n.name}: interval must be >= 0")
+            if not 0 <= n.interval <= MAX_MINING_INTERVAL:  # the node's API refuses the rest
+                raise SpecError(f"node {n.name}: interval must be from 0 to "
+                                f"{MAX_MINING_INTERVAL} seconds")
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:

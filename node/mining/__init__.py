@@ -3,3 +3,7 @@
 Owns the construction of new blocks; never validates them itself (mined blocks go through the
 chain's validation like any other) and never touches storage.
 """
+
+# The longest wait between a miner's blocks the admin API (POST /node/mining) accepts, in
+# seconds; tools that drive it (regtest) check against the same bound.
+MAX_MINING_INTERVAL = 86400

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from regtest import procs
 from regtest.cli import main
+from regtest.procs import ProcError
 from regtest.state import NetState, NodeState
 
 
@@ -30,6 +32,30 @@ def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seco
     result = CliRunner().invoke(main, ["status", "--watch", seconds, "--dir", str(net)])
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--watch'" in result.output
+
+
+@pytest.fixture
+def no_start(monkeypatch):
+    """``up`` gets no further than starting its first node, which fails."""
+    def refuse(*_args) -> None:
+        raise ProcError("no node is started in this test")
+
+    monkeypatch.setattr(procs, "start_node", refuse)
+
+
+@pytest.mark.parametrize("seconds", ["86401", "1e9", "-1", "nan", "inf"])
+def test_up_refuses_a_mining_interval_the_node_would_refuse(tmp_path, no_start, seconds):
+    result = CliRunner().invoke(main, ["up", "--interval", seconds, "--dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--interval'" in result.output
+    assert "from 0 to 86400" in result.output
+    assert not NetState.exists(tmp_path)
+
+
+@pytest.mark.parametrize("seconds", ["0", "86400"])
+def test_up_takes_a_mining_interval_within_the_nodes_bounds(tmp_path, no_start, seconds):
+    result = CliRunner().invoke(main, ["up", "--interval", seconds, "--dir", str(tmp_path)])
+    assert result.stderr == "error: no node is started in this test\n"
 
 
 @pytest.mark.parametrize("lines", ["0", "-1"])

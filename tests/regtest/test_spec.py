@@ -68,6 +68,8 @@ def test_network_toml_may_name_a_topology_instead_of_links(tmp_path):
     ('[[node]]\nname = "A B"\n', "bad node name"),
     ('[[node]]\nmine = true\n', "needs a name"),
     ('[[node]]\nname = "a"\nmine = "yes"\n', "true or false"),
+    ('[[node]]\nname = "a"\ninterval = 86401\n', "interval must be from 0 to 86400"),
+    ('[[node]]\nname = "a"\ninterval = -1\n', "interval must be from 0 to 86400"),
     ('network = "main"\n[[node]]\nname = "a"\n', "network must be one of"),
     ('', "at least one node"),
     ('[[node]\n', "network.toml"),
