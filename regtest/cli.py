@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from node.client import ClientError
 from node.config import minicash_home
@@ -17,7 +18,7 @@ from node.mining import MAX_MINING_INTERVAL
 from . import control, procs, wallets
 from .control import ControlError
 from .procs import ProcError
-from .spec import NETWORKS, TOPOLOGIES, SpecError, from_flags, load_toml
+from .spec import NETWORKS, TOPOLOGIES, SpecError, from_flags, load_toml, topology_links
 from .state import STATE_FILE, NetState, NodeState, StateError
 from .wallets import WalletError
 
@@ -84,6 +85,12 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
     try:
         if NetState.exists(root):
             state = NetState.load(root)
+            changed = _changed_settings(state, click.get_current_context(), nodes, topology,
+                                        miners, network, interval, spec_file, first_ip)
+            if changed:
+                raise StateError(f"the network in {root} exists with other settings: "
+                                 f"{'; '.join(changed)}. `python -m regtest down --wipe` first "
+                                 f"to make a new one, or `up` without them to restart it")
             running = [n.name for n in state.nodes if procs.is_running(state, n)]
             if running:
                 raise StateError(f"a network is already running in {root} ({', '.join(running)});"
@@ -115,6 +122,44 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
         click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
     except ERRORS as e:
         _fail(e)
+
+
+def _changed_settings(state: NetState, ctx: click.Context, nodes: int, topology: str,
+                      miners: int, network: str, interval: float, spec_file: Path | None,
+                      first_ip: str) -> list[str]:
+    """The settings the user gave ``up`` that the existing network does not have, each as
+    "--nodes 5 (it has 3)". Restarting keeps the saved network as it is, so a difference would
+    otherwise be ignored without a word. Defaults the user did not give do not count."""
+    def given(name: str) -> bool:  # None: set by ctx.invoke (demo), not by the user
+        return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
+
+    names = [n.name for n in state.nodes]
+    links = set(state.links)
+    miner_names = [n.name for n in state.nodes if n.mine]
+    # Only miners use the interval; without any, every node holds the one the network got.
+    intervals = sorted({n.interval for n in state.nodes if n.mine or not miner_names})
+    changed = []
+    if given("nodes") and nodes != len(names):
+        changed.append(f"--nodes {nodes} (it has {len(names)})")
+    if given("topology") and set(topology_links(names, topology)) != links:
+        shape = next((t for t in TOPOLOGIES if set(topology_links(names, t)) == links),
+                     "its own links")
+        changed.append(f"--topology {topology} (it has {shape})")
+    if given("miners") and [n.mine for n in state.nodes] != [i < miners for i in range(len(names))]:
+        changed.append(f"--miners {miners} (its miners: {', '.join(miner_names) or 'none'})")
+    if given("network") and network != state.network:
+        changed.append(f"--network {network} (it is {state.network})")
+    if given("interval") and intervals != [interval]:
+        changed.append(f"--interval {interval:g} (it has {', '.join(f'{x:g}' for x in intervals)})")
+    if given("first_ip") and first_ip != state.nodes[0].ip:
+        changed.append(f"--first-ip {first_ip} (it starts at {state.nodes[0].ip})")
+    if given("spec_file") and spec_file is not None:
+        spec = load_toml(spec_file)
+        if (spec.network != state.network or set(spec.links) != links
+                or [(n.name, n.mine, n.interval) for n in spec.nodes]
+                != [(n.name, n.mine, n.interval) for n in state.nodes]):
+            changed.append(f"--file {spec_file} (it describes another network)")
+    return changed
 
 
 def _create(root: Path, spec, first_ip: str, free_ports: bool) -> NetState:

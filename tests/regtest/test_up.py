@@ -1,5 +1,6 @@
-"""``up``'s choices: creating a network, and what it leaves when creating one fails. Driven
-in-process with CliRunner; the nodes it starts are real processes on free ports."""
+"""``up``'s choices: creating a network (and what a failed creation leaves), or restarting an
+existing one (and refusing settings it would ignore). Driven in-process with CliRunner; the
+nodes it starts are real processes on free ports."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from click.testing import CliRunner
 
 from regtest import procs, wallets
 from regtest.cli import main
+from regtest.procs import ProcError
+from regtest.spec import from_flags
 from regtest.state import NetState, NodeState
 from regtest.wallets import WalletError
 
@@ -54,3 +57,64 @@ def test_a_failed_first_up_leaves_nothing_behind_so_the_next_creates_afresh(
     assert "restarting" not in again.output  # created, not restarted without wallets
     assert again.stderr == "error: wallet node0: disk full\n"
     assert not root.exists()
+
+
+@pytest.fixture
+def saved(tmp_path, monkeypatch):
+    """A stopped network as `up --nodes 3 --miners 1 --first-ip 127.0.8.2` makes it; `up`
+    over it gets no further than starting its first node, which fails."""
+    spec = from_flags(3, "line", 1, "regtest")
+    NetState(tmp_path, "regtest",
+             [NodeState(n.name, f"127.0.8.{i + 2}", 18444, 18443, n.mine, n.interval)
+              for i, n in enumerate(spec.nodes)], spec.links).save()
+
+    def refuse(*_args) -> None:
+        raise ProcError("no node is started in this test")
+
+    monkeypatch.setattr(procs, "start_node", refuse)
+    return tmp_path
+
+
+def _up(root, *args: str):
+    return CliRunner().invoke(main, ["up", *args, "--dir", str(root)])
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--nodes", "5"], "--nodes 5 (it has 3)"),
+    (["--topology", "star"], "--topology star (it has line)"),
+    (["--miners", "2"], "--miners 2 (its miners: node0)"),
+    (["--network", "devnet"], "--network devnet (it is regtest)"),
+    (["--interval", "2"], "--interval 2 (it has 5)"),
+    (["--first-ip", "127.0.9.2"], "--first-ip 127.0.9.2 (it starts at 127.0.8.2)"),
+])
+def test_up_over_a_network_refuses_settings_it_would_ignore(saved, args, named):
+    result = _up(saved, *args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""  # refused before restarting anything
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: the network in {saved} exists with other "
+                                    f"settings: {named}. `python -m regtest down --wipe` first")
+
+
+def test_up_names_every_setting_that_differs(saved):
+    result = _up(saved, "--nodes", "2", "--miners", "0", "--network", "devnet")
+    assert "--nodes 2 (it has 3); --miners 0 (its miners: node0); --network devnet (it is " \
+           "regtest)." in result.stderr
+
+
+def test_up_over_a_network_refuses_a_file_describing_another(saved, tmp_path_factory):
+    toml = tmp_path_factory.mktemp("spec") / "network.toml"
+    toml.write_text('[[node]]\nname = "node0"\nmine = true\n')
+    result = _up(saved, "--file", str(toml))
+    assert f"--file {toml} (it describes another network)" in result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    [],  # the defaults (--nodes 3 --miners 1 ...) are not the user's word: nothing to compare
+    ["--nodes", "3", "--topology", "line", "--miners", "1", "--network", "regtest",
+     "--interval", "5", "--first-ip", "127.0.8.2"],
+])
+def test_up_over_a_network_restarts_it_when_given_no_other_settings(saved, args):
+    result = _up(saved, *args)
+    assert "restarting the network" in result.stdout
+    assert result.stderr == "error: no node is started in this test\n"
