@@ -20,7 +20,7 @@ from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.limits import MAX_BLOCK_SIGOPS_COST
 from node.consensus.params import Params
-from node.consensus.primitives import Tx
+from node.consensus.primitives import Tx, TxOut
 from node.consensus.script.interpreter import SEQUENCE_LOCKTIME_DISABLE_FLAG
 from node.consensus.script.script import MAX_SCRIPT_SIZE
 from node.consensus.script.sigops import tx_sigop_cost
@@ -108,6 +108,7 @@ class TxConnector:
         checks = self.checks
         txid = tx.txid
         coins: list[Coin] = []
+        spent: list[TxOut] = []  # the coins' outputs, for the sigop count
         if tx_pos:
             for txin in tx.vin:
                 prevout = txin.prevout
@@ -116,15 +117,18 @@ class TxConnector:
                     raise ValidationError("bad-txns-inputs-missingorspent",
                                           f"{hash_to_hex(txid)} spends {prevout}")
                 coins.append(coin)
+                spent.append(coin.txout)
             if checks is not None:
                 self.fees += check_tx_inputs(tx, coins, height, self._params)
                 # BIP68 constrains only version 2+ transactions with an input whose sequence
                 # lacks the disable flag (most have it: 0xFFFFFFFD, 0xFFFFFFFF).
-                if self._enforce_bip68 and tx.version & 0xFFFFFFFF >= 2 and not all(
-                        [txin.sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG for txin in tx.vin]):
-                    self._check_sequence_locks(tx, coins)
+                if self._enforce_bip68 and tx.version & 0xFFFFFFFF >= 2:
+                    for txin in tx.vin:
+                        if not txin.sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG:
+                            self._check_sequence_locks(tx, coins)
+                            break
         if checks is not None:
-            self._sigop_cost += tx_sigop_cost(tx, [c.txout for c in coins], self._flags)
+            self._sigop_cost += tx_sigop_cost(tx, spent, self._flags)
             if self._sigop_cost > MAX_BLOCK_SIGOPS_COST:
                 raise ValidationError("bad-blk-sigops", "too many sigops")
             if coins:

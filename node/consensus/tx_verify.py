@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from .coin import Coin
 from .errors import ValidationError
 from .limits import LOCKTIME_THRESHOLD
-from .params import COIN, Params
+from .params import COIN, MAX_MONEY, Params
 from .primitives import SEQUENCE_FINAL, Tx
 from .script.interpreter import (
     SEQUENCE_LOCKTIME_DISABLE_FLAG,
@@ -126,10 +126,12 @@ def check_tx_inputs(tx: Tx, coins: Sequence[Coin], spend_height: int, params: Pa
         if coin.is_coinbase and spend_height - coin.height < params.coinbase_maturity:
             raise ValidationError("bad-txns-premature-spend-of-coinbase",
                                   f"tried to spend coinbase at depth {spend_height - coin.height}")
-        value_in += coin.value
-        if not money_range(coin.value) or not money_range(value_in):
+        value = coin.txout.value
+        value_in += value
+        # MoneyRange of both, inlined: once per input of every block.
+        if not (0 <= value <= MAX_MONEY and value_in <= MAX_MONEY):
             raise ValidationError("bad-txns-inputvalues-outofrange")
-    value_out = sum(out.value for out in tx.vout)
+    value_out = sum([out.value for out in tx.vout])
     if value_in < value_out:
         raise ValidationError(
             "bad-txns-in-belowout",

@@ -129,9 +129,11 @@ def tx_sigop_cost(tx: Tx, spent: Sequence[TxOut], flags: int) -> int:
     cost = legacy_sigop_count(tx) * WITNESS_SCALE_FACTOR
     if tx.is_coinbase():
         return cost
+    if len(spent) != len(tx.vin):
+        raise ValueError(f"{len(spent)} spent outputs for {len(tx.vin)} inputs")
     p2sh = flags & _P2SH
     witness = flags & _WITNESS
-    for txin, prev in zip(tx.vin, spent, strict=True):
+    for txin, prev in zip(tx.vin, spent, strict=False):  # lengths checked above
         spk = prev.script_pubkey
         if len(spk) == 22 and spk[0] == 0 and spk[1] == 20:
             # P2WPKH, most inputs: not P2SH, and one witness sigop (BIP141).
