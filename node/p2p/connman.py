@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .netaddr import canonical_host, group
+from .netaddr import canonical_host, group, is_ip
 from .peer import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -176,14 +176,6 @@ class ConnectionManager:
             self.addrman.attempt(addr.host, addr.port)
             self.dial(addr.host, addr.port, manual=False)
             missing -= 1
-
-
-def is_ip(host: str) -> bool:
-    try:
-        canonical_host(host)
-    except ValueError:
-        return False
-    return True
 
 
 def canonical_or_name(host: str) -> str:

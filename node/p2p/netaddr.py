@@ -39,16 +39,25 @@ _PORT = struct.Struct(">H")
 _TIME = struct.Struct("<I")
 
 
+def is_ip(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 literal, a scoped IPv6 one (``fe80::1%eth0``)
+    included, rather than a host name. The one test of it: every function here taking a host
+    accepts exactly what this accepts."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def host_to_ip16(host: str) -> bytes:
-    """IPv4 or IPv6 text -> the 16-byte wire form. ValueError if it is neither."""
+    """IPv4 or IPv6 text -> the 16-byte wire form. ValueError if it is neither. An IPv6 scope
+    id is dropped: the wire has no room for it (Core serialises CNetAddr without m_scope_id)."""
     try:
-        return IPV4_IN_IPV6_PREFIX + socket.inet_pton(socket.AF_INET, host)
-    except OSError:
-        pass
-    try:
-        return socket.inet_pton(socket.AF_INET6, host)
-    except OSError:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
         raise ValueError(f"not an IP address: {host!r}") from None
+    return IPV4_IN_IPV6_PREFIX + ip.packed if ip.version == 4 else ip.packed
 
 
 def ip16_to_host(ip: bytes) -> str:
@@ -59,8 +68,12 @@ def ip16_to_host(ip: bytes) -> str:
 
 
 def canonical_host(host: str) -> str:
-    """``host`` in the one text form :class:`NetAddr` keeps (ValueError if not an IP)."""
-    return ip16_to_host(host_to_ip16(host))
+    """``host`` in the one text form :class:`NetAddr` keeps (ValueError if not an IP). A scoped
+    IPv6 address keeps its scope id, without which a link-local peer cannot be dialled (Core's
+    CNetAddr keeps m_scope_id too)."""
+    canon = ip16_to_host(host_to_ip16(host))
+    _, sep, scope = host.partition("%")
+    return f"{canon}%{scope}" if sep and ":" in canon else canon
 
 
 def sanitised_addr_time(t: int, now: int) -> int:

@@ -53,7 +53,7 @@ from .messages import (
     SendHeaders,
     Version,
 )
-from .netaddr import is_local
+from .netaddr import is_ip, is_local
 from .peer import Peer, PeerTimeouts, version_message
 from .relay import TxRelay
 from .sync import BlockSync, SyncTimeouts
@@ -247,19 +247,19 @@ class P2PService:
     def is_whitelisted(self, peer: Peer) -> bool:
         """Core's -whitelist with the noban and mempool permissions: never discouraged, served
         BIP35 ``mempool`` requests, sent transaction announcements without trickle delay."""
-        if not _is_ip(peer.host):
+        if not is_ip(peer.host):
             return False
         ip = ipaddress.ip_address(peer.host)
         return any(ip in net for net in self._whitelist)
 
     def may_ask_mempool(self, peer: Peer) -> bool:
-        return self.is_whitelisted(peer) or (_is_ip(peer.host) and is_local(peer.host))
+        return self.is_whitelisted(peer) or (is_ip(peer.host) and is_local(peer.host))
 
     # -- PeerOwner ---------------------------------------------------------------------------------
     def version_for(self, peer: Peer) -> Version:
         chain = self.node.chain
         assert chain is not None
-        host = peer.host if _is_ip(peer.host) else "0.0.0.0"
+        host = peer.host if is_ip(peer.host) else "0.0.0.0"
         return version_message(host, peer.port, peer.nonce, chain.height, USER_AGENT)
 
     def is_own_nonce(self, nonce: int) -> bool:
@@ -268,7 +268,7 @@ class P2PService:
                 # The address we dialled is ourselves: never dial it again.
                 assert self.connman is not None
                 self.connman.own_addresses.add((p.host, p.port))
-                if self.addrman is not None and _is_ip(p.host):
+                if self.addrman is not None and is_ip(p.host):
                     self.addrman.remove(p.host, p.port)
                 return True
         return False
@@ -301,7 +301,7 @@ class P2PService:
             log.warning("%r misbehaved (%s): disconnected, whitelisted", peer, reason)
             return
         log.warning("%r misbehaved: %s; discouraged for 24 h", peer, reason)
-        if self.banman is not None and _is_ip(peer.host):
+        if self.banman is not None and is_ip(peer.host):
             self.banman.discourage(peer.host)
 
     def _punish(self, peer_id: int, reason: str) -> None:
@@ -370,7 +370,7 @@ class P2PService:
         assert self.banman is not None
         self.banman.ban(subnet, seconds)
         for peer in list(self.peers.values()):
-            if _is_ip(peer.host) and self.banman.is_banned(peer.host):
+            if is_ip(peer.host) and self.banman.is_banned(peer.host):
                 peer.close("banned")
 
     def unban(self, subnet: str) -> bool:
@@ -380,11 +380,3 @@ class P2PService:
     def list_bans(self) -> list[dict]:
         assert self.banman is not None
         return self.banman.list_bans()
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
