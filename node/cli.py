@@ -182,7 +182,8 @@ def _hostport_list_option(name: str, help: str):
               help="Accept no inbound P2P connections.  [default: listen]")
 @click.option("--whitelist", multiple=True, metavar="IP|SUBNET",
               help="Trust peers from this IP or subnet (repeatable; no host names), as "
-                   "Core's -whitelist: never discouraged, BIP35 mempool requests answered, "
+                   "Core's -whitelist: never disconnected or discouraged for misbehaving, "
+                   "BIP35 mempool requests answered, "
                    "transactions announced without trickle delay.")
 @click.option("--mine/--no-mine", default=None, help="Mine blocks (regtest and devnet).")
 @click.option("--miner-address", help="Address the mined coins go to (default: a key the "

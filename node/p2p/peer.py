@@ -68,7 +68,8 @@ class PeerTimeouts:
 
 
 class Misbehaving(Exception):
-    """Raised by message handlers: the peer broke a rule; disconnect and discourage it."""
+    """Raised by message handlers: the peer broke a rule. The owner judges it
+    (``on_misbehaving``): disconnected and discouraged, or, if exempt, let go on."""
 
 
 class Disconnect(Exception):
@@ -86,7 +87,8 @@ class PeerOwner(Protocol):
 
     async def on_message(self, peer: Peer, msg: Message) -> None: ...
 
-    def on_misbehaving(self, peer: Peer, reason: str) -> None: ...
+    def on_misbehaving(self, peer: Peer, reason: str) -> None:
+        """Punish the peer as the one rule says: close it (and discourage it), or not."""
 
     def on_disconnect(self, peer: Peer) -> None: ...
 
@@ -256,11 +258,13 @@ class Peer:
                 for msg in self._leftover or await self._read_messages():
                     if self.closed:
                         break
-                    await self._dispatch(msg)
+                    try:
+                        await self._dispatch(msg)
+                    except Misbehaving as e:
+                        # The owner closes the peer, or spares it (Core: a noban or manual
+                        # peer is not punished) and its next message is read as usual.
+                        self.owner.on_misbehaving(self, str(e))
                 self._leftover = []
-        except Misbehaving as e:
-            self.owner.on_misbehaving(self, str(e))
-            self.close(str(e))
         except Disconnect as e:
             self.close(str(e))
         except WireError as e:
@@ -341,7 +345,11 @@ class Peer:
                 try:
                     msg = decode_message(command, payload)
                 except DecodeError as e:
-                    raise Misbehaving(f"malformed {command}: {e}") from None
+                    reason = f"malformed {command}: {e}"
+                    self.owner.on_misbehaving(self, reason)
+                    if self.closed:
+                        raise Disconnect(reason) from None
+                    continue  # spared: the frame is skipped, the next one is read
                 if msg is None:
                     log.debug("%r: unknown command %r ignored", self, command)
                     continue

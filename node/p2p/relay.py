@@ -292,7 +292,6 @@ class TxRelay:
                     except Misbehaving as m:
                         if owner is not None:
                             owner.owner.on_misbehaving(owner, str(m))
-                            owner.close(str(m))
                     continue
                 queue.append(child)
 

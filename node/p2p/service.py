@@ -5,8 +5,9 @@ and the admin calls; it reaches the node only through :class:`NodeHooks`.
 Misbehaviour (an invalid block or header, a malformed message, a flood nobody asked for, an
 oversized or unreadable frame) disconnects the peer and discourages its address for 24 hours, as
 Bitcoin Core does since v28 (every misbehaviour discourages at once). Two exceptions, also
-Core's: peers we were told to connect to (``--connect``, ``--addnode``, the admin API) are never
-punished, and whitelisted peers are disconnected but not discouraged. Unlike Core, loopback
+Core's (MaybeDiscourageAndDisconnect): whitelisted (noban) peers and peers we were told to
+connect to (``--connect``, ``--addnode``, the admin API) are neither disconnected nor
+discouraged; ``on_misbehaving`` is the one place this is decided. Unlike Core, loopback
 peers are discouraged too, so misbehaviour is visible on a one-machine test network; a
 discouraged address can still connect in while inbound slots are free, as in Core.
 """
@@ -294,22 +295,26 @@ class P2PService:
             await handler(peer, msg)
 
     def on_misbehaving(self, peer: Peer, reason: str) -> None:
-        if peer.manual:
-            log.warning("%r misbehaved (%s): not punished, it was asked for", peer, reason)
-            return
+        """The one place a misbehaving peer is punished, whoever found it out (a message
+        handler, an undecodable frame, a stored block found invalid later, a failed orphan),
+        with Core's rule (MaybeDiscourageAndDisconnect): a whitelisted (noban) peer or one we
+        were told to connect to is neither disconnected nor discouraged ("not punishing
+        manually connected peer"); any other is disconnected and its address discouraged."""
         if self.is_whitelisted(peer):
-            log.warning("%r misbehaved (%s): disconnected, whitelisted", peer, reason)
+            log.warning("%r misbehaved (%s): not punished, whitelisted", peer, reason)
+            return
+        if peer.manual:
+            log.warning("%r misbehaved (%s): not punished, manually connected", peer, reason)
             return
         log.warning("%r misbehaved: %s; discouraged for 24 h", peer, reason)
         if self.banman is not None and is_ip(peer.host):
             self.banman.discourage(peer.host)
+        peer.close(reason)
 
     def _punish(self, peer_id: int, reason: str) -> None:
         peer = self.peers.get(peer_id)
         if peer is not None:
             self.on_misbehaving(peer, reason)
-            if not peer.manual:
-                peer.close(reason)
 
     def on_disconnect(self, peer: Peer) -> None:
         if self.peers.pop(peer.id, None) is None:

@@ -328,3 +328,67 @@ def test_a_timeout_after_the_handshake_is_not_called_a_handshake_timeout(tmp_pat
             await stop_services(service)
 
     asyncio.run(main())
+
+
+def test_one_rule_punishes_misbehaviour_whichever_path_found_it(tmp_path):
+    """Core's MaybeDiscourageAndDisconnect, for an undecodable message, a handler's verdict
+    (an invalid header) and a stored block found invalid later (sync's punish callback) alike:
+    a manual peer and a whitelisted (noban) one are neither disconnected nor discouraged; any
+    other peer is both."""
+    malformed_inv = b"\x03" + struct.pack("<I", MSG_TX) + bytes(32)
+
+    async def main() -> None:
+        node = await start_service(tmp_path / "node")
+        remote = await start_service(tmp_path / "remote")
+        noban = await start_service(tmp_path / "noban", whitelist=["127.0.0.1"])
+        try:
+            bad_header = Headers((_bad_pow_header(node.node.chain.tip),))
+
+            # A manual peer: the node dialled it (the admin API's connect).
+            manual = await node.connect(*remote.listen_address)  # type: ignore[misc]
+            assert manual.manual
+            await until(lambda: any(p.established for p in remote.peers.values()), 5,
+                        "the remote side of the handshake")
+            (theirs,) = remote.peers.values()
+            theirs.send_raw("inv", malformed_inv)
+            theirs.send(bad_header)
+            theirs.send_ping()  # answered after the two are handled: the node still listens
+            await until(lambda: theirs.ping_nonce is None or theirs.closed, 5, "the pong")
+            node.sync.punish(manual.id, "invalid block")  # type: ignore[union-attr]
+            assert not manual.closed and not theirs.closed
+            assert not node.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+
+            # A whitelisted peer, inbound.
+            client = await WireClient().connect(*noban.listen_address)  # type: ignore[misc]
+            await client.handshake()
+            client.send_raw(frame(MAGIC, "inv", malformed_inv))
+            client.send(bad_header)
+            client.send(Ping(1))
+            assert (await client.expect("pong", 5)).nonce == 1  # type: ignore[attr-defined]
+            (peer,) = noban.peers.values()
+            noban.sync.punish(peer.id, "invalid block")  # type: ignore[union-attr]
+            client.send(Ping(2))
+            assert (await client.expect("pong", 5)).nonce == 2  # type: ignore[attr-defined]
+            assert not noban.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+            await client.close()
+
+            # Anyone else, whichever path: disconnected and discouraged.
+            for punish in ("wire", "handler", "later"):
+                client = await WireClient().connect(*node.listen_address)  # type: ignore[misc]
+                await client.handshake()
+                if punish == "wire":
+                    client.send_raw(frame(MAGIC, "inv", malformed_inv))
+                elif punish == "handler":
+                    client.send(bad_header)
+                else:
+                    (peer,) = [p for p in node.peers.values() if p.inbound]
+                    node.sync.punish(peer.id, "invalid block")  # type: ignore[union-attr]
+                assert await client.wait_closed(5), punish
+                await client.close()
+                await until(lambda: not any(p.inbound for p in node.peers.values()), 5,
+                            "the peer gone")
+            assert node.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+        finally:
+            await stop_services(node, remote, noban)
+
+    asyncio.run(main())
