@@ -13,7 +13,9 @@ Bitcoin Core's rules (net.cpp), reduced to what minicash needs:
   slots are full (Core keeps discouraged peers as the first to go);
 - ``--no-listen``: no listening socket at all.
 Connecting peers (manual ones included) are dialled with a 5-second timeout (Core:
-DEFAULT_CONNECT_TIMEOUT); back-off after failures doubles from 1 s up to 60 s.
+DEFAULT_CONNECT_TIMEOUT). A ``--connect``/``--addnode`` peer is redialled after a back-off that
+doubles from 1 s up to 60 s with each failure; an automatic address's failures are counted by
+the address manager instead (Core: nAttempts), and it is not redialled within a minute.
 """
 
 from __future__ import annotations
@@ -128,9 +130,17 @@ class ConnectionManager:
             self.addrman.good(peer.host, peer.port, peer.services)
 
     def failed(self, host: str, port: int) -> None:
-        failures, _ = self._backoff.get((host, port), (0, 0.0))
+        """A connection to a peer we keep connected (``--connect``, ``--addnode``) failed or
+        ended: wait before dialling it again, 1 s doubling up to 60 s; call once per failure.
+        Automatic peers are left to the address manager, as in Core (AddrMan::Attempt counts
+        nAttempts, which GetChance and IsTerrible weigh; see ``tick``), so nothing is kept
+        for them here, nor for the admin API's one-shot connections, never redialled."""
+        key = (host, port)
+        if key not in self.connect_only and key not in self.addnode:
+            return
+        failures, _ = self._backoff.get(key, (0, 0.0))
         delay = min(2.0 ** failures, BACKOFF_MAX)
-        self._backoff[(host, port)] = (failures + 1, time.monotonic() + delay)
+        self._backoff[key] = (failures + 1, time.monotonic() + delay)
 
     def _due(self, key: tuple[str, int], now: float) -> bool:
         return self._backoff.get(key, (0, 0.0))[1] <= now

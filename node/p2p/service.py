@@ -326,10 +326,10 @@ class P2PService:
                     "peer disconnected: %r (%s)", peer, peer.close_reason)
         else:
             log.debug("%r closed before the handshake: %s", peer, peer.close_reason)
-            if not peer.inbound and self.connman is not None:
-                self.connman.failed(peer.host, peer.port)
-        if not peer.inbound and peer.manual and self.connman is not None:
-            self.connman.failed(peer.host, peer.port)  # reconnect after a short back-off
+        if not peer.inbound and self.connman is not None:
+            # One step of back-off per connection lost, handshake done or not (a peer we
+            # keep connected is redialled after it; connman ignores the others).
+            self.connman.failed(peer.host, peer.port)
         if self.sync is not None:
             self.sync.peer_gone(peer)
         if self.relay is not None:

@@ -1,0 +1,69 @@
+"""The connection manager's redial back-off: one step per failure, for the peers it keeps
+connected only; automatic addresses are the address manager's to judge (Core: nAttempts)."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+from node.consensus.params import REGTEST
+from node.p2p.addrman import AddrMan
+from node.p2p.connman import ConnectionManager
+from node.p2p.netaddr import NetAddr
+from node.p2p.service import P2PService
+
+ADDNODE = ("127.0.0.1", 18444)
+AUTOMATIC = ("127.0.0.1", 18555)
+
+
+def _service(tmp_path, addrman=None) -> tuple[P2PService, ConnectionManager, list]:
+    """A service that is not started, with a connection manager that records its dials."""
+    dialled: list[tuple[str, int, bool]] = []
+
+    def dial(host: str, port: int, manual: bool) -> SimpleNamespace:
+        dialled.append((host, port, manual))
+        return SimpleNamespace(add_done_callback=lambda cb: None)  # a task that never ends
+
+    service = P2PService(REGTEST, SimpleNamespace(chain=None, mempool=None),  # type: ignore[arg-type]
+                         tmp_path)
+    connman = ConnectionManager(
+        connect_peer=dial, accept_peer=lambda *a: None, peers=service.peers, addrman=addrman,
+        banman=SimpleNamespace(is_banned=lambda h: False, is_discouraged=lambda h: False),
+        bind=None, listen=False, connect=[], addnode=[ADDNODE])
+    service.connman = connman
+    return service, connman, dialled
+
+
+def _drop_before_handshake(service: P2PService, key: tuple[str, int], manual: bool) -> None:
+    peer = SimpleNamespace(id=len(service.peers) + 1, inbound=False, manual=manual,
+                           established=False, host=key[0], port=key[1],
+                           close_reason="handshake timeout", close_logged=False)
+    service.peers[peer.id] = peer  # type: ignore[assignment]
+    service.on_disconnect(peer)  # type: ignore[arg-type]
+
+
+def test_a_manual_peer_dropped_before_the_handshake_backs_off_one_step(tmp_path):
+    service, connman, _ = _service(tmp_path)
+    before = time.monotonic()
+    _drop_before_handshake(service, ADDNODE, manual=True)
+    failures, retry_at = connman._backoff[ADDNODE]
+    assert failures == 1
+    assert retry_at - before <= 1.0 + 0.5  # the first step: 1 s, not 2
+    _drop_before_handshake(service, ADDNODE, manual=True)
+    assert connman._backoff[ADDNODE][0] == 2
+
+
+def test_automatic_failures_are_counted_by_the_address_manager_only(tmp_path):
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
+        service, connman, dialled = _service(tmp_path, addrman)
+        connman.tick()
+        assert (*AUTOMATIC, False) in dialled
+        _drop_before_handshake(service, AUTOMATIC, manual=False)
+        connman.failed(*AUTOMATIC)  # the dial itself failing: nothing either
+        assert AUTOMATIC not in connman._backoff
+        info = addrman.info(*AUTOMATIC)
+        assert info is not None and info.attempts == 1 and info.last_success == 0
+    finally:
+        addrman.close()
