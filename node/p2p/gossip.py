@@ -1,8 +1,9 @@
 """Address gossip: ``addr``/``addrv2``/``getaddr`` and our own address announcement.
 
 Bitcoin Core's rules (net_processing.cpp):
-- received addresses go to the address manager with the sending peer as their source; a time
-  stamp over 10 minutes ahead or before 1973 becomes "five days ago"; each peer has a token
+- received addresses go to the address manager with the sending peer as their source, their
+  times aged by two hours unless it is the peer's own address (AddrMan::Add's time penalty); a
+  time stamp over 10 minutes ahead or before 1973 becomes "five days ago"; each peer has a token
   bucket of 0.1 address per second (plus 1,000 for the reply to our ``getaddr``), and addresses
   beyond it are dropped unprocessed (MAX_ADDR_RATE_PER_SECOND);
 - a small (at most 10 entries) announcement of fresh addresses (seen in the last 10 minutes) is
@@ -33,6 +34,8 @@ MAX_ADDR_PROCESSING_TOKEN_BUCKET = MAX_ADDR_TO_SEND  # Core
 MAX_PCT_ADDR_TO_SEND = 23  # Core
 RELAY_FANOUT = 2  # Core relays a fresh address to two peers
 FRESH_ADDR_AGE = 600  # Core: only addresses seen in the last 10 minutes are relayed
+# Core: ProcessMessage passes 2h as AddrMan::Add's time penalty for addresses from addr/addrv2.
+ADDR_TIME_PENALTY = 2 * 3600
 SMALL_TABLE = 64  # ours: up to this many known addresses, getaddr gets them all
 
 
@@ -109,7 +112,7 @@ class AddrGossip:
                 relay.append(addr)
         self._tokens[peer.id] = (tokens, time.monotonic())
         if accepted:
-            self.addrman.add(accepted, source=peer.host)
+            self.addrman.add(accepted, source=peer.host, penalty=ADDR_TIME_PENALTY)
         for addr in relay:
             self._relay(addr, peer)
 
