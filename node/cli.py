@@ -369,18 +369,23 @@ def peers(network: str | None, datadir: Path | None, config: Path | None,
 
 @main.command("generate")
 @click.argument("blocks", type=click.IntRange(1, 1000))
-@click.option("--address", help="Address the coinbases pay (default: the node's miner key in "
-              "<datadir>/miner.key).")
+@click.option("--address", help="Address the coinbases pay (default: the node's miner-address "
+              "setting, as `run` finds it; else its miner key in <datadir>/miner.key).")
 @_client_options
 def generate_cmd(blocks: int, address: str | None, network: str | None, datadir: Path | None,
                  config: Path | None, rest_url: str | None) -> None:
     """Mine BLOCKS blocks now (regtest and devnet); prints their hashes."""
     settings = _client_settings(network, datadir, config)
+    # Pay where the node's own miner pays: its miner-address setting, else its key.
     if address is None:
-        node_config = NodeConfig(get_params(settings.network), settings.datadir)
-        if not (node_config.datadir / MINER_KEY_FILE).exists():
-            raise click.ClickException(f"give --address: no miner key in {node_config.datadir}")
-        _, address = miner_script(node_config)
+        address = settings.miner_address
+    if address is None:
+        # Only a key the node already has: the client creates no files in the node's datadir
+        # (miner_script would).
+        if not (settings.datadir / MINER_KEY_FILE).exists():
+            raise click.ClickException(f"give --address: no miner-address set and no miner key "
+                                       f"in {settings.datadir}")
+        _, address = miner_script(NodeConfig(get_params(settings.network), settings.datadir))
     client = _client(settings, rest_url, need_token=True)
     for h in _call(client.generate, blocks, address):
         click.echo(h)

@@ -8,9 +8,12 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from node.app import NodeConfig, miner_script
 from node.cli import main as node_main
-from node.client import connect_url
+from node.client import NodeClient, connect_url
 from node.config import load_settings
+from node.consensus.params import get_params
+from node.cookie import write_cookie
 from wallet.cli import main as wallet_main
 
 from .test_run import free_port
@@ -106,3 +109,47 @@ def test_a_bad_rest_bind_in_the_config_file_is_one_line(tmp_path, no_minicash_en
     assert result.exit_code == 1
     [line] = result.output.strip().splitlines()
     assert line.startswith("Error: 'rest-bind' in ") and "bad port 'http'" in line, line
+
+
+# -- where `generate` pays -------------------------------------------------------------------------
+FILE_ADDRESS = "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c"
+ENV_ADDRESS = "bcrt1qyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zs4w3j0"
+FLAG_ADDRESS = "bcrt1qxvenxvenxvenxvenxvenxvenxvenxvenztev8a"
+
+
+@pytest.fixture
+def generated_to(monkeypatch, tmp_path, no_minicash_env):
+    """Runs `generate 1` on a datadir with a cookie and returns the address it asked the node
+    to pay; the request itself is recorded, not sent."""
+    write_cookie(tmp_path)
+    paid: list[str] = []
+
+    def generate(_client: NodeClient, blocks: int, address: str) -> list[str]:
+        paid.append(address)
+        return ["00" * 32] * blocks
+
+    monkeypatch.setattr(NodeClient, "generate", generate)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> str:
+        result = CliRunner().invoke(node_main, ["generate", "1", "--datadir", str(tmp_path),
+                                                *args], env=env)
+        assert result.exit_code == 0, result.output
+        return paid.pop()
+    return run
+
+
+def test_generate_pays_the_miner_address_of_the_nodes_config_file(tmp_path, generated_to):
+    (tmp_path / "minicash.toml").write_text(f'miner-address = "{FILE_ADDRESS}"\n')
+    assert generated_to() == FILE_ADDRESS
+
+
+def test_generate_pays_address_flag_then_env_then_config_file(tmp_path, generated_to):
+    (tmp_path / "minicash.toml").write_text(f'miner-address = "{FILE_ADDRESS}"\n')
+    env = {"MINICASH_MINER_ADDRESS": ENV_ADDRESS}
+    assert generated_to(env=env) == ENV_ADDRESS
+    assert generated_to("--address", FLAG_ADDRESS, env=env) == FLAG_ADDRESS
+
+
+def test_generate_without_a_miner_address_pays_the_nodes_miner_key(tmp_path, generated_to):
+    _, key_address = miner_script(NodeConfig(get_params("regtest"), tmp_path))  # makes the key
+    assert generated_to() == key_address
