@@ -402,8 +402,9 @@ def stop(network: str | None, datadir: Path | None, config: Path | None,
 
 def _print_welcome(node: Node) -> None:
     """What a newcomer needs once the node is up: where it answers and what to try next."""
-    host, port = node.rest_address or ("127.0.0.1", node.config.params.rest_port)
-    base = f"http://{host}:{port}"
+    # Where the API listens is not always where to reach it: connect_url brackets an IPv6 host
+    # and turns a wildcard bind (0.0.0.0, ::) into loopback, so every URL below opens.
+    base = connect_url(node.rest_address or ("127.0.0.1", node.config.params.rest_port))
     net = node.config.params.name
     flags = "" if net == "regtest" else f" --network {net}"
     lines = [

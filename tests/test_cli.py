@@ -4,11 +4,14 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from node.app import NodeConfig, miner_script
+from node.cli import _print_welcome
 from node.cli import main as node_main
 from node.client import NodeClient, connect_url
 from node.config import load_settings
@@ -153,3 +156,28 @@ def test_generate_pays_address_flag_then_env_then_config_file(tmp_path, generate
 def test_generate_without_a_miner_address_pays_the_nodes_miner_key(tmp_path, generated_to):
     _, key_address = miner_script(NodeConfig(get_params("regtest"), tmp_path))  # makes the key
     assert generated_to() == key_address
+
+
+# -- the welcome banner of `run` -------------------------------------------------------------------
+def _welcome(capsys, rest_address: tuple[str, int]) -> str:
+    """The banner `run` prints for a regtest node whose API listens on ``rest_address``."""
+    node = SimpleNamespace(rest_address=rest_address,
+                           config=SimpleNamespace(params=get_params("regtest"),
+                                                  datadir=Path("/d")))
+    _print_welcome(node)  # type: ignore[arg-type]  # the banner reads only these attributes
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("bound", "url"), [
+    (("::1", 18443), "http://[::1]:18443"),
+    (("0.0.0.0", 18443), "http://127.0.0.1:18443"),  # where it listens is not where to go
+    (("::", 18443), "http://[::1]:18443"),
+    (("127.0.0.1", 18443), "http://127.0.0.1:18443"),
+])
+def test_the_welcome_banner_shows_urls_a_browser_and_curl_can_open(capsys, bound, url):
+    text = _welcome(capsys, bound)
+    assert f"Explorer     {url}/ " in text
+    assert f"curl {url}/api/blocks/tip/height" in text
+    assert f"curl {url}/rest/chaininfo.json" in text
+    assert f"API spec     {url}/openapi.json" in text
+    assert text.count("http://") == text.count(url), text  # no other spelling anywhere
