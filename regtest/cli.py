@@ -7,6 +7,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from click.core import ParameterSource
@@ -35,18 +36,35 @@ def _dir_option(f):
                         "$MINICASH_HOME/localnet, i.e. ~/.minicash/localnet).")(f)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _fail(e: Exception) -> NoReturn:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(1)
+
+
+class _Command(click.Command):
+    """A regtest command: any of ERRORS from its body ends it with one line, ``error: ...``
+    on stderr, and exit status 1, rather than a traceback. Only a command run from the
+    command line gets this: ``ctx.invoke`` calls the body directly, so ``demo``'s errors from
+    ``up`` reach ``demo``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ERRORS as e:
+            _fail(e)
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """A local network of minicash nodes: up, status, mine, send, partition, heal, down."""
 
 
 def _load(root: Path | None) -> NetState:
     return NetState.load(root or default_dir())
-
-
-def _fail(e: Exception) -> None:
-    click.echo(f"error: {e}", err=True)
-    sys.exit(1)
 
 
 def _mining_interval(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
@@ -82,46 +100,43 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
        root: Path | None) -> None:
     """Start the network (or restart a stopped one, data kept) and print its nodes."""
     root = root or default_dir()
-    try:
-        if NetState.exists(root):
-            state = NetState.load(root)
-            changed = _changed_settings(state, click.get_current_context(), nodes, topology,
-                                        miners, network, interval, spec_file, first_ip)
-            if changed:
-                raise StateError(f"the network in {root} exists with other settings: "
-                                 f"{'; '.join(changed)}. `python -m regtest down --wipe` first "
-                                 f"to make a new one, or `up` without them to restart it")
-            running = [n.name for n in state.nodes if procs.is_running(state, n)]
-            if running:
-                raise StateError(f"a network is already running in {root} ({', '.join(running)});"
-                                 f" `python -m regtest down` stops it")
-            click.echo(f"restarting the network in {root} (its data is kept; `down --wipe` "
-                       f"to start afresh)")
-            _start_all(state)  # a partition outlives the restart: the bans are on disk
+    if NetState.exists(root):
+        state = NetState.load(root)
+        changed = _changed_settings(state, click.get_current_context(), nodes, topology,
+                                    miners, network, interval, spec_file, first_ip)
+        if changed:
+            raise StateError(f"the network in {root} exists with other settings: "
+                             f"{'; '.join(changed)}. `python -m regtest down --wipe` first "
+                             f"to make a new one, or `up` without them to restart it")
+        running = [n.name for n in state.nodes if procs.is_running(state, n)]
+        if running:
+            raise StateError(f"a network is already running in {root} ({', '.join(running)});"
+                             f" `python -m regtest down` stops it")
+        click.echo(f"restarting the network in {root} (its data is kept; `down --wipe` "
+                   f"to start afresh)")
+        _start_all(state)  # a partition outlives the restart: the bans are on disk
+        for node in state.nodes:
+            _resume_mining(state, node)
+    else:
+        spec = load_toml(spec_file) if spec_file else from_flags(
+            nodes, topology, miners, network, interval)
+        state = _create(root, spec, first_ip, free_ports)
+        try:
+            _start_all(state)
+            click.echo("creating a wallet per node...")
+            for node in state.nodes:
+                wallets.create(state, node)
+            if not no_fund:
+                _fund(state)
             for node in state.nodes:
                 _resume_mining(state, node)
-        else:
-            spec = load_toml(spec_file) if spec_file else from_flags(
-                nodes, topology, miners, network, interval)
-            state = _create(root, spec, first_ip, free_ports)
-            try:
-                _start_all(state)
-                click.echo("creating a wallet per node...")
-                for node in state.nodes:
-                    wallets.create(state, node)
-                if not no_fund:
-                    _fund(state)
-                for node in state.nodes:
-                    _resume_mining(state, node)
-            except BaseException:
-                # Left behind, network.json would make the next `up` restart a network without
-                # wallets or funds; undone, the next `up` creates it afresh. Ctrl-C included.
-                _discard(state)
-                raise
-        click.echo(control.table(state))
-        click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
-    except ERRORS as e:
-        _fail(e)
+        except BaseException:
+            # Left behind, network.json would make the next `up` restart a network without
+            # wallets or funds; undone, the next `up` creates it afresh. Ctrl-C included.
+            _discard(state)
+            raise
+    click.echo(control.table(state))
+    click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
 
 
 def _changed_settings(state: NetState, ctx: click.Context, nodes: int, topology: str,
@@ -248,13 +263,12 @@ def down(wipe: bool, root: Path | None) -> None:
     root = root or default_dir()
     try:
         state = _load(root)
-    except StateError as e:
+    except StateError:
         if wipe and root.exists():
             shutil.rmtree(root)
             click.echo(f"removed {root}")
             return
-        _fail(e)
-        return
+        raise
     stopped = [n.name for n in state.nodes if procs.stop_node(state, n)]
     state.save()
     click.echo(f"stopped {', '.join(stopped)}" if stopped else "no node was running")
@@ -268,13 +282,10 @@ def down(wipe: bool, root: Path | None) -> None:
 @_dir_option
 def stop_cmd(node: str, root: Path | None) -> None:
     """Stop one node (by name or index); `start` brings it back."""
-    try:
-        state = _load(root)
-        n = state.node(node)
-        click.echo(f"stopped {n.name}" if procs.stop_node(state, n) else f"{n.name} was not running")
-        state.save()
-    except ERRORS as e:
-        _fail(e)
+    state = _load(root)
+    n = state.node(node)
+    click.echo(f"stopped {n.name}" if procs.stop_node(state, n) else f"{n.name} was not running")
+    state.save()
 
 
 @main.command("start")
@@ -282,18 +293,15 @@ def stop_cmd(node: str, root: Path | None) -> None:
 @_dir_option
 def start_cmd(node: str, root: Path | None) -> None:
     """Start one stopped node again; it reconnects to its links and catches up."""
-    try:
-        state = _load(root)
-        n = state.node(node)
-        if procs.is_running(state, n):
-            raise StateError(f"{n.name} is already running")
-        procs.start_node(state, n, _peers(state, n))
-        state.save()
-        procs.wait_ready(state, n)
-        _resume_mining(state, n)
-        click.echo(f"started {n.name} at {n.api_url}")
-    except ERRORS as e:
-        _fail(e)
+    state = _load(root)
+    n = state.node(node)
+    if procs.is_running(state, n):
+        raise StateError(f"{n.name} is already running")
+    procs.start_node(state, n, _peers(state, n))
+    state.save()
+    procs.wait_ready(state, n)
+    _resume_mining(state, n)
+    click.echo(f"started {n.name} at {n.api_url}")
 
 
 # -- looking ---------------------------------------------------------------------------------
@@ -314,8 +322,6 @@ def status(watch: float | None, root: Path | None) -> None:
             click.echo(time.strftime("%H:%M:%S  ") + f"(every {watch:g} s, Ctrl-C to stop)")
             click.echo(text)
             time.sleep(watch)
-    except ERRORS as e:
-        _fail(e)
     except KeyboardInterrupt:
         pass
 
@@ -347,8 +353,6 @@ def logs(node: str, lines: int, follow: bool, root: Path | None) -> None:
                     click.echo(line, nl=False)
                 else:
                     time.sleep(0.2)
-    except ERRORS as e:
-        _fail(e)
     except KeyboardInterrupt:
         pass
 
@@ -358,12 +362,8 @@ def logs(node: str, lines: int, follow: bool, root: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def balances(root: Path | None, as_json: bool) -> None:
     """Every node's wallet balance."""
-    try:
-        state = _load(root)
-        result = {n.name: wallets.balance(state, n) for n in state.nodes}
-    except ERRORS as e:
-        _fail(e)
-        return
+    state = _load(root)
+    result = {n.name: wallets.balance(state, n) for n in state.nodes}
     if as_json:
         import json
         click.echo(json.dumps(result, indent=2))
@@ -386,13 +386,10 @@ def _coins(sats: int) -> str:
 @_dir_option
 def mine_cmd(blocks: int, node_ref: str, root: Path | None) -> None:
     """Mine BLOCKS blocks now on one node, paying its wallet."""
-    try:
-        state = _load(root)
-        node = state.node(node_ref)
-        hashes = control.mine(state, node, blocks, wallets.receive_address(state, node))
-        click.echo(f"{node.name} mined {len(hashes)} block(s); tip {hashes[-1]}")
-    except ERRORS as e:
-        _fail(e)
+    state = _load(root)
+    node = state.node(node_ref)
+    hashes = control.mine(state, node, blocks, wallets.receive_address(state, node))
+    click.echo(f"{node.name} mined {len(hashes)} block(s); tip {hashes[-1]}")
 
 
 @main.command()
@@ -402,14 +399,11 @@ def mine_cmd(blocks: int, node_ref: str, root: Path | None) -> None:
 @_dir_option
 def send(src: str, dst: str, amount: str, root: Path | None) -> None:
     """Pay AMOUNT (in coins, or in satoshis as 5000sat) from one node's wallet to another's."""
-    try:
-        state = _load(root)
-        payer, payee = state.node(src), state.node(dst)
-        address = wallets.receive_address(state, payee)
-        txid = wallets.send(state, payer, address, amount)
-        click.echo(f"{payer.name} -> {payee.name} {amount}: {txid}")
-    except ERRORS as e:
-        _fail(e)
+    state = _load(root)
+    payer, payee = state.node(src), state.node(dst)
+    address = wallets.receive_address(state, payee)
+    txid = wallets.send(state, payer, address, amount)
+    click.echo(f"{payer.name} -> {payee.name} {amount}: {txid}")
 
 
 @main.command()
@@ -417,37 +411,31 @@ def send(src: str, dst: str, amount: str, root: Path | None) -> None:
 @_dir_option
 def partition(groups: tuple[str, ...], root: Path | None) -> None:
     """Cut the network: partition "node0,node1 | node2" (names or indexes; every node listed)."""
-    try:
-        state = _load(root)
-        parts = [[state.node(x.strip()) for x in g.split(",") if x.strip()]
-                 for g in " ".join(groups).split("|")]
-        names = [n.name for g in parts for n in g]
-        if len(parts) < 2 or any(not g for g in parts):
-            raise StateError('give two or more groups separated by "|", e.g. "0,1 | 2"')
-        if len(set(names)) != len(names):
-            raise StateError("a node can be in one group only")
-        missing = [n.name for n in state.nodes if n.name not in names]
-        if missing:
-            parts[-1].extend(state.node(m) for m in missing)
-        control.partition(state, parts)
-        state.save()
-        click.echo("partitioned: " + " | ".join(",".join(n.name for n in g) for g in parts))
-    except ERRORS as e:
-        _fail(e)
+    state = _load(root)
+    parts = [[state.node(x.strip()) for x in g.split(",") if x.strip()]
+             for g in " ".join(groups).split("|")]
+    names = [n.name for g in parts for n in g]
+    if len(parts) < 2 or any(not g for g in parts):
+        raise StateError('give two or more groups separated by "|", e.g. "0,1 | 2"')
+    if len(set(names)) != len(names):
+        raise StateError("a node can be in one group only")
+    missing = [n.name for n in state.nodes if n.name not in names]
+    if missing:
+        parts[-1].extend(state.node(m) for m in missing)
+    control.partition(state, parts)
+    state.save()
+    click.echo("partitioned: " + " | ".join(",".join(n.name for n in g) for g in parts))
 
 
 @main.command()
 @_dir_option
 def heal(root: Path | None) -> None:
     """Join a partitioned network again; the longest chain wins everywhere."""
-    try:
-        state = _load(root)
-        control.heal(state)
-        state.save()
-        tip = control.same_tip(state)
-        click.echo(f"healed: every node at {tip}")
-    except ERRORS as e:
-        _fail(e)
+    state = _load(root)
+    control.heal(state)
+    state.save()
+    tip = control.same_tip(state)
+    click.echo(f"healed: every node at {tip}")
 
 
 @main.command()
@@ -487,6 +475,7 @@ def demo(keep: bool, root: Path | None) -> None:
             raise ControlError(f"{payee.name} received {after - before} sat, not 150000000")
         ctx.invoke(balances, root=root, as_json=False)
     except ERRORS as e:
+        # Here, not in _Command: the error is reported before the teardown below prints.
         _fail(e)
     finally:
         if not keep and NetState.exists(root):

@@ -1,12 +1,14 @@
-"""The regtest command line refuses impossible numbers up front, with click's usage error."""
+"""The regtest command line refuses impossible numbers up front, with click's usage error, and
+reports any other error in one line."""
 
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 
-from regtest import procs
+from regtest import control, procs, wallets
 from regtest.cli import main
+from regtest.control import ControlError
 from regtest.procs import ProcError
 from regtest.state import NetState, NodeState
 
@@ -96,3 +98,41 @@ def test_logs_follow_prints_the_last_lines_then_what_is_appended(net, monkeypatc
     result = CliRunner().invoke(main, ["logs", "node0", "-n", "1", "-f", "--dir", str(net)])
     assert result.exit_code == 0, result.output
     assert result.output == "three\nfour\n"
+
+
+# -- errors: one line on stderr, exit status 1, never a traceback ---------------------------------
+@pytest.mark.parametrize("args", [
+    ["down"], ["stop", "node0"], ["start", "node0"], ["status"], ["status", "--watch", "1"],
+    ["logs", "node0"], ["logs", "node0", "-f"], ["balances"], ["mine", "1"],
+    ["send", "--from", "0", "--to", "1", "1"], ["partition", "0|1"], ["heal"],
+], ids=" ".join)
+def test_a_command_on_a_directory_without_a_network_is_a_one_line_error(tmp_path, args):
+    result = CliRunner().invoke(main, [*args, "--dir", str(tmp_path)])
+    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (f"error: no network in {tmp_path}: start one with "
+                             f"`python -m regtest up`\n")
+
+
+def test_an_error_from_a_node_is_a_one_line_error(net, monkeypatch):
+    def refuse(*_args) -> list[str]:
+        raise ControlError("node0 refused to mine")
+
+    monkeypatch.setattr(wallets, "receive_address", lambda *_args: "an address")
+    monkeypatch.setattr(control, "mine", refuse)
+    result = CliRunner().invoke(main, ["mine", "1", "--dir", str(net)])
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 1
+    assert result.stderr == "error: node0 refused to mine\n"
+
+
+def test_status_watch_ends_quietly_on_ctrl_c(net, monkeypatch):
+    def interrupt(_seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(control, "table", lambda _state: "the table")  # no node is asked
+    monkeypatch.setattr("regtest.cli.time.sleep", interrupt)
+    result = CliRunner().invoke(main, ["status", "--watch", "1", "--dir", str(net)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.endswith("the table\n") and result.stderr == ""
