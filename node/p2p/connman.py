@@ -162,12 +162,15 @@ class ConnectionManager:
         automatic_dialling = sum(1 for key in self._dialling if key not in manual)
         missing = self.max_outbound - len(automatic) - automatic_dialling
         groups = {group(p.host) for p in automatic if is_ip(p.host)}
+        # Only the last minute's tries hold an address back: older ones are dropped, so the
+        # map stays as small as what was dialled in that minute on a node that runs for months.
+        self._last_auto_try = {k: t for k, t in self._last_auto_try.items()
+                               if now - t < ADDRMAN_RETRY}
         tried = 0
         while missing > 0 and tried < 20:
             tried += 1
             exclude = {(p.host, p.port) for p in self.peers.values()} | set(self._dialling) \
-                | self.own_addresses | {k for k, t in self._last_auto_try.items()
-                                        if now - t < ADDRMAN_RETRY}
+                | self.own_addresses | set(self._last_auto_try)
             if self.listen_address is not None:
                 exclude.add(self.listen_address)
             addr = self.addrman.select(exclude=exclude)

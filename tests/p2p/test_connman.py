@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 from node.consensus.params import REGTEST
 from node.p2p.addrman import AddrMan
-from node.p2p.connman import ConnectionManager
+from node.p2p.connman import ADDRMAN_RETRY, ConnectionManager
 from node.p2p.netaddr import NetAddr
 from node.p2p.service import P2PService
 
@@ -65,5 +65,21 @@ def test_automatic_failures_are_counted_by_the_address_manager_only(tmp_path):
         assert AUTOMATIC not in connman._backoff
         info = addrman.info(*AUTOMATIC)
         assert info is not None and info.attempts == 1 and info.last_success == 0
+    finally:
+        addrman.close()
+
+
+def test_tries_of_automatic_addresses_are_forgotten_after_the_retry_window(tmp_path):
+    # Each try keeps its address out of the next minute's picks; after that it is dropped,
+    # not kept for the life of the node.
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        _, connman, _ = _service(tmp_path, addrman)
+        old = time.monotonic() - ADDRMAN_RETRY - 1
+        connman._last_auto_try = {(f"10.0.0.{i}", 8333): old for i in range(256)}
+        recent = ("10.1.0.1", 8333)
+        connman._last_auto_try[recent] = time.monotonic()
+        connman.tick()  # an empty address book: nothing is dialled
+        assert connman._last_auto_try == {recent: connman._last_auto_try[recent]}
     finally:
         addrman.close()
