@@ -475,82 +475,77 @@ def test_a_failure_found_connecting_ahead_comes_after_checkblocks(funded, raw):
     assert err.value.reason == "bad-txns-inputs-missingorspent"
 
 
-def test_a_helper_that_has_not_started_a_batch_gives_it_back():
-    """The caller takes back queued batches (newest first) and verifies them itself: here
-    the helper is stopped, so every batch but the oldest is taken back, and the answers of
-    both sides count."""
-    records, tags = _signed_records(4 * 32)
-    for bad in (5, 100):  # one in the batch the helper keeps, one in a batch taken back
-        records[bad] = (records[bad][0], records[bad][1], sha256(b"not this"))
-    pool = VerifyPool(1)
-    pool.start()
-    try:
-        pid = pool.pids()[0]
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            for start in range(0, len(records), 32):
-                assert pool.submit(records[start:start + 32], tags[start:start + 32])
-            limit, second = pool._limits[0], pool._pending[0][1].seq
-
-            def resume() -> None:  # once the caller has taken back what it could
-                try:
-                    wait_until(lambda: limit.value == second)
-                finally:
-                    os.kill(pid, signal.SIGCONT)
-
-            resumer = threading.Thread(target=resume)
-            resumer.start()
-            failed = pool.collect()
-            resumer.join()
-        finally:
-            os.kill(pid, signal.SIGCONT)
-        assert sorted(failed) == [(5, 0), (100, 0)]
-        assert pool.taken_back == 3
-        # The skipped answers were read: the next batch is answered on its own.
-        assert pool.submit(records[:32], tags[:32]) and pool.collect() == [(5, 0)]
-    finally:
-        pool.stop()
-
-
-def _signed_records(count: int) -> tuple[list, list]:
+def _signed_records(count: int, bad: tuple[int, ...] = ()) -> tuple[list, list]:
+    """``count`` records tagged (i, 0); those at ``bad`` sign another digest than they carry."""
     secret = sha256(b"pool records")
     pubkey = crypto.pubkey_from_secret(secret)
     records, tags = [], []
     for i in range(count):
         digest = sha256(i.to_bytes(4, "little"))
-        records.append((pubkey, crypto.sign(secret, digest), digest))
+        signed = sha256(b"not this") if i in bad else digest
+        records.append((pubkey, crypto.sign(secret, signed), digest))
         tags.append((i, 0))
     return records, tags
 
 
-def test_cancelled_work_leaves_the_helpers_taking_new_batches():
-    records, tags = _signed_records(64)
-    records[40] = (records[40][0], records[40][1], sha256(b"not this"))
+@pytest.fixture
+def one_helper():
     pool = VerifyPool(1)
     pool.start()
-    try:
-        for start in range(0, 64, 32):
-            assert pool.submit(records[start:start + 32], tags[start:start + 32])
-        pool.cancel()
-        assert all(limit.value == NO_LIMIT for limit in pool._limits)
-        # The helper verifies the next batches itself (the caller takes none back).
-        for start in range(0, 64, 32):
-            assert pool.submit(records[start:start + 32], tags[start:start + 32])
-        pool._drain(block=True)
-        assert pool.collect() == [(40, 0)] and pool.taken_back == 0
-    finally:
-        pool.stop()
+    yield pool
+    pool.stop()
 
 
-def test_a_batch_a_helper_skipped_unasked_is_verified_by_the_caller():
-    records, tags = _signed_records(32)
-    records[7] = (records[7][0], records[7][1], sha256(b"not this"))
-    pool = VerifyPool(1)
-    pool.start()
+def test_a_helper_that_has_not_started_a_batch_gives_it_back(one_helper):
+    """The caller takes back queued batches (newest first) and verifies them itself: here
+    the helper is stopped, so every batch but the oldest is taken back, and the answers of
+    both sides count."""
+    # One bad record in the batch the helper keeps, one in a batch taken back.
+    records, tags = _signed_records(4 * 32, bad=(5, 100))
+    pool = one_helper
+    pid = pool.pids()[0]
+    os.kill(pid, signal.SIGSTOP)
     try:
-        pool._limits[0].value = 0  # as if a stale limit were left: the helper skips it
-        assert pool.submit(records, tags)
-        assert pool.collect() == [(7, 0)]
-        assert pool._limits[0].value == NO_LIMIT
+        for start in range(0, len(records), 32):
+            assert pool.submit(records[start:start + 32], tags[start:start + 32])
+        limit, second = pool._limits[0], pool._pending[0][1].seq
+
+        def resume() -> None:  # once the caller has taken back what it could
+            try:
+                wait_until(lambda: limit.value == second)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+
+        resumer = threading.Thread(target=resume)
+        resumer.start()
+        failed = pool.collect()
+        resumer.join()
     finally:
-        pool.stop()
+        os.kill(pid, signal.SIGCONT)
+    assert sorted(failed) == [(5, 0), (100, 0)]
+    assert pool.taken_back == 3
+    # The skipped answers were read: the next batch is answered on its own.
+    assert pool.submit(records[:32], tags[:32]) and pool.collect() == [(5, 0)]
+
+
+def test_cancelled_work_leaves_the_helpers_taking_new_batches(one_helper):
+    records, tags = _signed_records(64, bad=(40,))
+    pool = one_helper
+    for start in range(0, 64, 32):
+        assert pool.submit(records[start:start + 32], tags[start:start + 32])
+    pool.cancel()
+    assert all(limit.value == NO_LIMIT for limit in pool._limits)
+    # The helper verifies the next batches itself (the caller takes none back).
+    for start in range(0, 64, 32):
+        assert pool.submit(records[start:start + 32], tags[start:start + 32])
+    pool._drain(block=True)
+    assert pool.collect() == [(40, 0)] and pool.taken_back == 0
+
+
+def test_a_batch_a_helper_skipped_unasked_is_verified_by_the_caller(one_helper):
+    records, tags = _signed_records(32, bad=(7,))
+    pool = one_helper
+    pool._limits[0].value = 0  # as if a stale limit were left: the helper skips it
+    assert pool.submit(records, tags)
+    assert pool.collect() == [(7, 0)]
+    assert pool._limits[0].value == NO_LIMIT
