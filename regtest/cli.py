@@ -14,13 +14,14 @@ from click.core import ParameterSource
 
 from node.client import ClientError
 from node.config import minicash_home
+from node.consensus.params import get_params
 from node.mining import MAX_MINING_INTERVAL
 
 from . import control, procs, wallets
 from .control import ControlError
 from .procs import ProcError
 from .spec import NETWORKS, TOPOLOGIES, SpecError, from_flags, load_toml, topology_links
-from .state import STATE_FILE, NetState, NodeState, StateError
+from .state import NetState, NodeState, StateError
 from .wallets import WalletError
 
 ERRORS = (SpecError, StateError, ProcError, ControlError, WalletError, ClientError)
@@ -67,13 +68,15 @@ def _load(root: Path | None) -> NetState:
     return NetState.load(root or default_dir())
 
 
-def _mining_interval(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
-    # The bound of the node's mining API, checked before anything starts rather than by the
-    # node once the network is up; NaN fails it as it does there.
-    if not 0 <= value <= MAX_MINING_INTERVAL:
-        raise click.BadParameter(f"{value:g} is not a number of seconds from 0 to "
-                                 f"{MAX_MINING_INTERVAL}")
-    return value
+def _seconds(low: float, high: float):
+    """A click callback refusing a number of seconds outside [low, high], NaN included (which
+    click's FloatRange lets through, to fail later in the node's API or time.sleep)."""
+    def check(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+        if value is not None and not low <= value <= high:
+            raise click.BadParameter(f"{value:g} is not a number of seconds from {low:g} to "
+                                     f"{high:g}")
+        return value
+    return check
 
 
 # -- up / down -----------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ def _mining_interval(_ctx: click.Context, _param: click.Parameter, value: float)
               help="How many nodes mine on their own (the first K).")
 @click.option("--network", type=click.Choice(NETWORKS), default="regtest", show_default=True)
 @click.option("--interval", type=float, default=5.0, show_default=True,
-              callback=_mining_interval,
+              callback=_seconds(0, MAX_MINING_INTERVAL),  # the node's mining API bound
               help=f"Seconds between a regtest miner's blocks (0 to {MAX_MINING_INTERVAL}).")
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A network.toml describing nodes, links and roles (instead of the flags).")
@@ -102,8 +105,7 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
     root = root or default_dir()
     if NetState.exists(root):
         state = NetState.load(root)
-        changed = _changed_settings(state, click.get_current_context(), nodes, topology,
-                                    miners, network, interval, spec_file, first_ip)
+        changed = _changed_settings(state, click.get_current_context())
         if changed:
             raise StateError(f"the network in {root} exists with other settings: "
                              f"{'; '.join(changed)}. `python -m regtest down --wipe` first "
@@ -139,46 +141,44 @@ def up(nodes: int, topology: str, miners: int, network: str, interval: float,
     click.echo("\nlogs: python -m regtest logs NODE    stop: python -m regtest down")
 
 
-def _changed_settings(state: NetState, ctx: click.Context, nodes: int, topology: str,
-                      miners: int, network: str, interval: float, spec_file: Path | None,
-                      first_ip: str) -> list[str]:
+def _changed_settings(state: NetState, ctx: click.Context) -> list[str]:
     """The settings the user gave ``up`` that the existing network does not have, each as
     "--nodes 5 (it has 3)". Restarting keeps the saved network as it is, so a difference would
     otherwise be ignored without a word. Defaults the user did not give do not count."""
     def given(name: str) -> bool:  # None: set by ctx.invoke (demo), not by the user
         return ctx.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)
 
+    opt = ctx.params
     names = [n.name for n in state.nodes]
     links = set(state.links)
     miner_names = [n.name for n in state.nodes if n.mine]
     # Only miners use the interval; without any, every node holds the one the network got.
     intervals = sorted({n.interval for n in state.nodes if n.mine or not miner_names})
     changed = []
-    if given("nodes") and nodes != len(names):
-        changed.append(f"--nodes {nodes} (it has {len(names)})")
-    if given("topology") and set(topology_links(names, topology)) != links:
+    if given("nodes") and opt["nodes"] != len(names):
+        changed.append(f"--nodes {opt['nodes']} (it has {len(names)})")
+    if given("topology") and set(topology_links(names, opt["topology"])) != links:
         shape = next((t for t in TOPOLOGIES if set(topology_links(names, t)) == links),
                      "its own links")
-        changed.append(f"--topology {topology} (it has {shape})")
-    if given("miners") and [n.mine for n in state.nodes] != [i < miners for i in range(len(names))]:
-        changed.append(f"--miners {miners} (its miners: {', '.join(miner_names) or 'none'})")
-    if given("network") and network != state.network:
-        changed.append(f"--network {network} (it is {state.network})")
-    if given("interval") and intervals != [interval]:
-        changed.append(f"--interval {interval:g} (it has {', '.join(f'{x:g}' for x in intervals)})")
-    if given("first_ip") and first_ip != state.nodes[0].ip:
-        changed.append(f"--first-ip {first_ip} (it starts at {state.nodes[0].ip})")
-    if given("spec_file") and spec_file is not None:
-        spec = load_toml(spec_file)
-        if (spec.network != state.network or set(spec.links) != links
-                or [(n.name, n.mine, n.interval) for n in spec.nodes]
-                != [(n.name, n.mine, n.interval) for n in state.nodes]):
-            changed.append(f"--file {spec_file} (it describes another network)")
+        changed.append(f"--topology {opt['topology']} (it has {shape})")
+    if given("miners") and [n.mine for n in state.nodes] != [
+            i < opt["miners"] for i in range(len(names))]:
+        changed.append(f"--miners {opt['miners']} (its miners: {', '.join(miner_names) or 'none'})")
+    if given("network") and opt["network"] != state.network:
+        changed.append(f"--network {opt['network']} (it is {state.network})")
+    if given("interval") and intervals != [opt["interval"]]:
+        changed.append(f"--interval {opt['interval']:g} "
+                       f"(it has {', '.join(f'{x:g}' for x in intervals)})")
+    if given("first_ip") and opt["first_ip"] != state.nodes[0].ip:
+        changed.append(f"--first-ip {opt['first_ip']} (it starts at {state.nodes[0].ip})")
+    if given("spec_file"):
+        spec, saved = load_toml(opt["spec_file"]), state.spec()
+        if (spec.network, spec.nodes, set(spec.links)) != (saved.network, saved.nodes, links):
+            changed.append(f"--file {opt['spec_file']} (it describes another network)")
     return changed
 
 
 def _create(root: Path, spec, first_ip: str, free_ports: bool) -> NetState:
-    from node.consensus.params import get_params
     params = get_params(spec.network)
     state = NetState(root, spec.network, links=list(spec.links))
     taken: set[tuple[str, int]] = set()
@@ -198,8 +198,7 @@ def _discard(state: NetState) -> None:
     empty (it may be one the user made)."""
     for node in state.nodes:
         procs.stop_node(state, node)
-    for name in (STATE_FILE, STATE_FILE + ".tmp"):
-        (state.root / name).unlink(missing_ok=True)
+    state.forget()
     for node in state.nodes:
         shutil.rmtree(state.root / node.name, ignore_errors=True)
     shutil.rmtree(state.wallet_home, ignore_errors=True)
@@ -245,7 +244,6 @@ def _fund(state: NetState) -> None:
     """One block to each wallet, then COINBASE_MATURITY more to the first node's, all mined by
     the first node so every block reaches the others: each wallet then holds one spendable
     coinbase."""
-    from node.consensus.params import get_params
     maturity = get_params(state.network).coinbase_maturity
     first = state.nodes[0]
     click.echo(f"funding: mining {len(state.nodes) + maturity} blocks...")
@@ -449,9 +447,7 @@ def demo(keep: bool, root: Path | None) -> None:
     try:
         if NetState.exists(root):
             ctx.invoke(down, wipe=True, root=root)
-        ctx.invoke(up, nodes=3, topology="line", miners=0, network="regtest", interval=5.0,
-                   spec_file=None, no_fund=False, first_ip=procs.FIRST_IP, free_ports=False,
-                   root=root)
+        ctx.invoke(up, nodes=3, miners=0, root=root)  # the other options at their defaults
         state = NetState.load(root)
         payer, payee, miner = state.nodes[0], state.nodes[-1], state.nodes[1]
         before = wallets.balance(state, payee)["confirmed"]

@@ -9,6 +9,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .spec import NetworkSpec, NodeSpec
+
 STATE_FILE = "network.json"
 
 
@@ -69,6 +71,11 @@ class NetState:
         names = ", ".join(n.name for n in self.nodes)
         raise StateError(f"no node {ref!r} in this network (nodes: {names}; or 0..{len(self.nodes) - 1})")
 
+    def spec(self) -> NetworkSpec:
+        """The network this state was made from: what ``up --file`` is compared with."""
+        return NetworkSpec(self.network, [NodeSpec(n.name, n.mine, n.interval) for n in self.nodes],
+                           list(self.links))
+
     def save(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         data = {"network": self.network, "nodes": [asdict(n) for n in self.nodes],
@@ -79,6 +86,11 @@ class NetState:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.root / STATE_FILE)
+
+    def forget(self) -> None:
+        """Remove the saved state (and a temp file a crashed save left): no network here."""
+        for name in (STATE_FILE, STATE_FILE + ".tmp"):
+            (self.root / name).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, root: Path) -> NetState:
