@@ -171,6 +171,14 @@ def _changed_settings(state: NetState, ctx: click.Context) -> list[str]:
                        f"(it has {', '.join(f'{x:g}' for x in intervals)})")
     if given("first_ip") and opt["first_ip"] != state.nodes[0].ip:
         changed.append(f"--first-ip {opt['first_ip']} (it starts at {state.nodes[0].ip})")
+    if given("free_ports") and opt["free_ports"]:
+        # Ports are picked when the network is made; a restart keeps them.
+        params = get_params(state.network)
+        fixed = [n.name for n in state.nodes
+                 if (n.p2p_port, n.rest_port) == (params.default_port, params.rest_port)]
+        if fixed:
+            changed.append(f"--free-ports (its ports were fixed when it was made: "
+                           f"{', '.join(fixed)} on the standard ones)")
     if given("spec_file"):
         spec, saved = load_toml(opt["spec_file"]), state.spec()
         if (spec.network, spec.nodes, set(spec.links)) != (saved.network, saved.nodes, links):
@@ -304,7 +312,8 @@ def start_cmd(node: str, root: Path | None) -> None:
 
 # -- looking ---------------------------------------------------------------------------------
 @main.command()
-@click.option("--watch", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+@click.option("--watch", type=float, default=None, metavar="SECONDS",
+              callback=_seconds(0.1, 86400),
               help="Refresh every SECONDS (0.1 or more) until Ctrl-C.")
 @_dir_option
 def status(watch: float | None, root: Path | None) -> None:

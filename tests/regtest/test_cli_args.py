@@ -24,7 +24,8 @@ def net(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("seconds", ["-1", "0", "0.01"])
+# NaN and infinity reached time.sleep once (a ValueError or OverflowError traceback).
+@pytest.mark.parametrize("seconds", ["-1", "0", "0.01", "nan", "inf", "1e300"])
 def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seconds,
                                                                         monkeypatch):
     def interrupt(_seconds):  # a watch that did start stops at its first wait, as on Ctrl-C

@@ -86,6 +86,8 @@ def _up(root, *args: str):
     (["--network", "devnet"], "--network devnet (it is regtest)"),
     (["--interval", "2"], "--interval 2 (it has 5)"),
     (["--first-ip", "127.0.9.2"], "--first-ip 127.0.9.2 (it starts at 127.0.8.2)"),
+    (["--free-ports"], "--free-ports (its ports were fixed when it was made: node0, node1, "
+                       "node2 on the standard ones)"),
 ])
 def test_up_over_a_network_refuses_settings_it_would_ignore(saved, args, named):
     result = _up(saved, *args)
