@@ -384,7 +384,9 @@ def _plan(wallet: Wallet, outputs: list[TxOut], rate: Decimal | None, target: in
           sweep: bool = False) -> tuple[EsploraClient, Plan]:
     """Sync, then plan paying ``outputs`` at ``rate`` or, if None, the node's estimate."""
     client = _synced(wallet, network, node_url)
-    plan = spend.plan_send(wallet, outputs, spend.fee_rate(client, rate, target),
+    if rate is None:
+        rate = spend.estimated_fee_rate(client, target)
+    plan = spend.plan_send(wallet, outputs, rate,
                            subtract_fee=subtract_fee, sweep=sweep)
     return client, plan
 

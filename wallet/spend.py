@@ -75,11 +75,9 @@ def requested_fee_rate(text: str) -> Decimal:
     return rate
 
 
-def fee_rate(client: EsploraClient, rate: Decimal | None, target: int | None) -> Decimal:
-    """The rate asked for, or the node's estimate for ``target`` blocks (Esplora's table has
-    some targets only: take the nearest one not slower than asked)."""
-    if rate is not None:
-        return rate
+def estimated_fee_rate(client: EsploraClient, target: int | None) -> Decimal:
+    """The node's estimate for ``target`` blocks (Esplora's table has some targets only: take
+    the nearest one not slower than asked)."""
     table = client.fee_estimates()
     want = target or DEFAULT_TARGET
     keys = sorted(k for k in table if k <= want) or sorted(table)[:1]
