@@ -52,6 +52,15 @@ def test_a_bad_node_url_is_one_line_naming_it(run, offline, command, url):
     assert BAD_NODE_URLS[url] in line
 
 
+def test_a_host_name_idna_cannot_encode_is_one_line_naming_the_url_given(run):
+    # check_url passes it; the request fails encoding the name, before any lookup or send.
+    url = f"http://{'a' * 64}.lan/api"
+    result = run("sync", "--node", url)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: bad node URL {url!r}: ") and "idna" in line, line
+
+
 def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offline):
     home = tmp_path / "home"
     result = CliRunner().invoke(main, ["restore", "--name", "r", "--no-password", "--node",
