@@ -3,7 +3,9 @@ and cutting the network in two (bans both ways across the cut) and joining it ag
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from node.client import ClientError
@@ -97,6 +99,13 @@ def peer_hosts(state: NetState, node: NodeState) -> set[str]:
     return {_host(p.get("address", "")) for p in client(state, node).peers()}
 
 
+def _peer_lookup(state: NetState) -> Callable[[str], set[str]]:
+    """``peers(name)``: the IPs node ``name`` is connected to, each node asked once per
+    lookup made (one per poll)."""
+    by_name = {n.name: n for n in state.nodes}
+    return functools.cache(lambda name: peer_hosts(state, by_name[name]))
+
+
 def connected(state: NetState) -> None:
     """Wait until every link of the network is up (in either direction), but those a
     partition cuts."""
@@ -104,15 +113,9 @@ def connected(state: NetState) -> None:
     group = {name: i for i, g in enumerate(state.partition) for name in g}
 
     def up() -> bool:
-        hosts: dict[str, set[str]] = {}  # each node's peers, asked once per poll
-        for a, b in state.links:
-            if group.get(a) != group.get(b):
-                continue
-            if a not in hosts:
-                hosts[a] = peer_hosts(state, by_name[a])
-            if by_name[b].ip not in hosts[a]:
-                return False
-        return True
+        peers = _peer_lookup(state)
+        return all(by_name[b].ip in peers(a) for a, b in state.links
+                   if group.get(a) == group.get(b))
 
     wait_for(up, "every link to connect")
 
@@ -158,11 +161,9 @@ def heal(state: NetState) -> None:
             if host in ips:
                 c.request("DELETE", f"/node/bans/{ban['address']}", auth=True)
     by_name = {n.name: n for n in state.nodes}
-    hosts: dict[str, set[str]] = {}  # each node's peers, asked once
+    peers = _peer_lookup(state)
     for a, b in state.links:
-        if a not in hosts:
-            hosts[a] = peer_hosts(state, by_name[a])
-        if by_name[b].ip in hosts[a]:
+        if by_name[b].ip in peers(a):
             continue  # --addnode's back-off reconnected it already
         try:
             client(state, by_name[a]).request("POST", "/node/peers",
