@@ -453,8 +453,10 @@ class ChainState:
                                   f"coinbase pays too much (actual={reward} vs limit={limit})")
         # Encoded while the helpers still verify signatures: it only reads spent coins.
         encoded_undo = encode_block_undo(connector.undo)
-        if _bip30_exception(index.height, params):
-            # Its coinbase overwrites an unspent one, which reverting could not bring back.
+        if not view.revertible():
+            # Its new coins replace cache entries (only duplicate transactions can: BIP30's
+            # historical exceptions, or a duplicate coinbase where BIP30 is not enforced),
+            # which reverting could not bring back: the checks must pass first.
             checks.wait()
             view.commit()
             return encoded_undo

@@ -39,12 +39,13 @@ class BlockView:
     """UTXO changes of one block, applied to the cache only if the whole block is valid
     (Core connects into a child CCoinsViewCache for the same reason). Keyed by (txid, n)."""
 
-    __slots__ = ("base", "added", "spent")
+    __slots__ = ("base", "added", "spent", "_revertible")
 
     def __init__(self, base: CoinsCache) -> None:
         self.base = base
         self.added: dict[tuple[bytes, int], Coin] = {}
         self.spent: dict[tuple[bytes, int], Coin] = {}  # coins of the base spent, by key
+        self._revertible = False  # revertible() answered yes (and nothing changed since)
 
     def get(self, key: tuple[bytes, int]) -> Coin | None:
         coin = self.added.get(key)
@@ -61,10 +62,16 @@ class BlockView:
     def add(self, key: tuple[bytes, int], coin: Coin) -> None:
         self.added[key] = coin
 
+    def revertible(self) -> bool:
+        """Whether :meth:`revert` could take a :meth:`commit` back exactly. Asked once the
+        block's changes are all in, just before the commit, which then spares asking again."""
+        self._revertible = self.base.revertible(self.spent, self.added)
+        return self._revertible
+
     def commit(self) -> None:
         # Added with possible_overwrite: pre-BIP34 duplicate coinbases overwrite (Core's
         # possible_overwrite for them). Unspendable outputs were never added here.
-        self.base.apply_block_changes(self.spent, self.added)
+        self.base.apply_block_changes(self.spent, self.added, self._revertible)
 
     def revert(self) -> None:
         """Take back a commit: the block turned out invalid."""

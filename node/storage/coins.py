@@ -325,18 +325,30 @@ class CoinsCache:
             self._dirty.add(key)
         return coin  # type: ignore[return-value]
 
+    def revertible(self, spent: Mapping[tuple[bytes, int], Coin],
+                   added: Mapping[tuple[bytes, int], Coin]) -> bool:
+        """Whether :meth:`revert_block_changes` can take back applying these changes: none of
+        the new coins replaces an entry the cache holds (a coin, or a spent marker whose
+        deletion has not reached the database) or a coin the block spends. A coin only in
+        the database is no obstacle: forgetting the new one shows it again. Otherwise only a
+        duplicate transaction (a pre-BIP34 style coinbase) can get there."""
+        return self._coins.keys().isdisjoint(added) and spent.keys().isdisjoint(added)
+
     def apply_block_changes(self, spent: Iterable[tuple[bytes, int]],
-                            added: dict[tuple[bytes, int], Coin]) -> None:
+                            added: dict[tuple[bytes, int], Coin],
+                            revertible: bool = False) -> None:
         """A connected block's changes: :meth:`spend_coin_key` for each key of ``spent``, then
         :meth:`add_coin_key` with ``possible_overwrite`` for each coin of ``added``, which
         holds spendable coins only (the caller left out :func:`is_unspendable` outputs).
         New coins that overwrite nothing, the usual case, go in with bulk dict and set
-        operations: block connection adds a few thousand per block."""
+        operations: block connection adds a few thousand per block. ``revertible``: the
+        caller found :meth:`revertible` true for these changes, so nothing is overwritten
+        (the spends touch only spent keys) and the walk over the new keys is spared."""
         spend = self.spend_coin_key
         for key in spent:
             spend(key)
         coins = self._coins
-        if not coins.keys().isdisjoint(added):
+        if not revertible and not coins.keys().isdisjoint(added):
             for key, coin in added.items():
                 self.add_coin_key(key, coin, True)
             return
@@ -353,11 +365,10 @@ class CoinsCache:
                              added: Iterable[tuple[bytes, int]]) -> None:
         """Undo :meth:`apply_block_changes` for a block found invalid after its changes went
         in, given the coins it spent by key: its new coins go, then the spent coins come
-        back (Core's DisconnectBlock, on the cache). Only for new coins that overwrote
-        nothing, as BIP30 and BIP34 guarantee but for two historical mainnet blocks: they
-        were never in the database either, so they are simply forgotten. The cache then
-        shows the coins it showed before; a spent coin comes back dirty, which only means
-        a flush writes it again, unchanged."""
+        back (Core's DisconnectBlock, on the cache). Only for changes :meth:`revertible`
+        allowed: the new coins replaced no cache entry, so forgetting them shows what was
+        there before. The cache then shows the coins it showed before; a spent coin comes
+        back dirty, which only means a flush writes it again, unchanged."""
         coins, dirty, fresh = self._coins, self._dirty, self._fresh
         for key in added:
             coin = coins.pop(key)

@@ -119,6 +119,29 @@ def test_a_block_failing_its_signatures_takes_its_coin_changes_back(funded, monk
     assert chain.process_block(good).hash == good.hash
 
 
+def test_changes_that_could_not_be_reverted_wait_for_the_signatures(funded, monkeypatch):
+    """Where a block's new coins would replace cache entries (a duplicate transaction), a
+    revert could not restore them: its checks must pass before its changes go in."""
+    chain, maker, fan = funded
+    calls = []
+    monkeypatch.setattr(connect.BlockView, "revertible", lambda view: False)
+    for name in ("commit", "revert"):
+        method = getattr(connect.BlockView, name)
+        monkeypatch.setattr(connect.BlockView, name, lambda view, name=name, method=method: (
+            calls.append(name), method(view)))
+    txs = _spends(maker, fan)
+    txs[-1] = _break_signature(txs[-1])
+    spent = [OutPoint(fan.txid, i) for i in range(SPENDS)]
+    before = [chain.get_coin(o) for o in spent]
+    with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
+        chain.process_block(maker.block(chain.tip, txs, fees=SPENDS * 1_000))
+    assert calls == []  # neither committed nor reverted
+    assert [chain.get_coin(o) for o in spent] == before
+    good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(good).hash == good.hash
+    assert calls == ["commit"]
+
+
 def _p2wsh_not_checksig(maker: BlockMaker) -> bytes:
     """<pubkey> CHECKSIG NOT: spendable only with a signature that fails (no NULLFAIL in
     consensus), which an optimistic check first gets wrong."""
