@@ -15,7 +15,9 @@ class Coin:
     # The coin's chainstate encoding when it was read from the database (storage.codec):
     # the undo data of the block that spends it repeats those bytes, so they are not
     # computed again.
-    stored: bytes | None = field(default=None, repr=False, compare=False)
+    # Not an __init__ field: set by make_coin only, so dataclasses.replace() of a coin never
+    # carries the old encoding over to changed fields.
+    stored: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def value(self) -> int:

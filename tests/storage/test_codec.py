@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -264,6 +266,14 @@ def test_undo_of_a_coin_read_from_the_database_is_its_undo_encoding(coin):
     assert read.stored == encode_coin(coin)
     assert encode_txin_undo(read) == encode_txin_undo(coin)
     assert encode_block_undo([[read, coin]]) == encode_block_undo([[coin, coin]])
+
+
+
+def test_a_coin_changed_with_replace_does_not_keep_the_encoding_of_the_old_one():
+    read = decode_coin(encode_coin(Coin(TxOut(5000, b"\x51"), 7, False)))
+    moved = replace(read, height=8)
+    assert moved.stored is None
+    assert encode_txin_undo(moved) == encode_txin_undo(Coin(TxOut(5000, b"\x51"), 8, False))
 
 
 @pytest.mark.parametrize("hex_", ["", "01", "0101", "ff", "fe00000001", "0100" + "00"],
