@@ -116,13 +116,16 @@ class TxConnector:
         txid = tx.txid
         coins: list[Coin] = []
         spent: list[TxOut] = []  # the coins' outputs, for the sigop count
+        keys: list[tuple[bytes, int]] = []  # and their keys, to spend them
         if tx_pos:
             for txin in tx.vin:
                 prevout = txin.prevout
-                coin = get((prevout.txid, prevout.n))
+                key = (prevout.txid, prevout.n)
+                coin = get(key)
                 if coin is None:
                     raise ValidationError("bad-txns-inputs-missingorspent",
                                           f"{hash_to_hex(txid)} spends {prevout}")
+                keys.append(key)
                 coins.append(coin)
                 spent.append(coin.txout)
             if checks is not None:
@@ -146,9 +149,8 @@ class TxConnector:
                         raise ValidationError("bad-txns-BIP30", "tried to overwrite transaction")
         if tx_pos:
             spend = view.spend
-            for txin, coin in zip(tx.vin, coins, strict=True):
-                prevout = txin.prevout
-                spend((prevout.txid, prevout.n), coin)
+            for key, coin in zip(keys, coins, strict=False):  # equal lengths: built together
+                spend(key, coin)
             self.undo.append(coins)
         is_coinbase = tx_pos == 0
         add = view.add
