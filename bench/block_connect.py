@@ -29,13 +29,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from node.chain.chainstate import ChainState
-from node.chain.script_check import default_workers
 from node.consensus import crypto
 from node.consensus.hashes import hash160
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
 from node.consensus.script.sighash import SIGHASH_ALL, PrecomputedTxData, segwit_v0_sighash
 from node.mining.blocktools import build_block, create_coinbase, solve, with_witness_commitment
+from node.worker_processes import default_workers, shut_down
 
 from .report import Figure
 
@@ -147,14 +147,7 @@ class _ParallelRaw:
         return total + sum(conn.recv() for conn in self._conns)
 
     def close(self) -> None:
-        for conn in self._conns:
-            conn.send(None)
-        for proc in self._procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-        for conn in self._conns:
-            conn.close()
+        shut_down(self._procs, self._conns, lambda conn: conn.send(None), 5.0)
 
 
 def _one_core_rate(triples: list[Triple]) -> float:
