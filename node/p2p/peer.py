@@ -67,6 +67,11 @@ class PeerTimeouts:
     inactivity: float = 20 * 60.0  # Core: TIMEOUT_INTERVAL (pings and silence)
 
 
+# The close reason of a stream that cannot be read as messages (a WireError), logged at info
+# where it is found: the owner's disconnect line for such a peer goes to debug.
+UNREADABLE = "unreadable stream"
+
+
 class Misbehaving(Exception):
     """Raised by message handlers: the peer broke a rule. The owner judges it
     (``on_misbehaving``): disconnected and discouraged, or, if exempt, let go on."""
@@ -168,7 +173,6 @@ class Peer:
         self.getaddr_answered = False
         self.closed = False
         self.close_reason = ""
-        self.close_logged = False  # the reason was logged at info where it was found
         self._tasks: list[asyncio.Task] = []
         self._leftover: list[Message] = []
 
@@ -271,9 +275,8 @@ class Peer:
             # Dropped, not discouraged: Core's readHeader returns -1 and the connection is
             # closed, without Misbehaving (the peer may just be on another network). Logged
             # here, as Core's "Header error", since it may come before the handshake is done.
-            log.info("%r: unreadable stream (%s): disconnected", self, e)
-            self.close_logged = True
-            self.close(f"unreadable stream: {e}")
+            log.info("%r: %s (%s): disconnected", self, UNREADABLE, e)
+            self.close(f"{UNREADABLE}: {e}")
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as e:
             self.close(f"connection lost ({type(e).__name__})")
         except EOFError:

@@ -55,7 +55,7 @@ from .messages import (
     Version,
 )
 from .netaddr import is_ip, is_local
-from .peer import Peer, PeerTimeouts, version_message
+from .peer import UNREADABLE, Peer, PeerTimeouts, version_message
 from .relay import TxRelay
 from .sync import BlockSync, SyncTimeouts
 
@@ -82,7 +82,7 @@ class P2PConfig:
     listen: bool = True
     connect: list[tuple[str, int]] = field(default_factory=list)
     addnode: list[tuple[str, int]] = field(default_factory=list)
-    whitelist: list[str] = field(default_factory=list)  # hosts or subnets (Core: -whitelist)
+    whitelist: list[str] = field(default_factory=list)  # IPs or subnets (Core: -whitelist)
     max_outbound: int = MAX_OUTBOUND
     max_inbound: int = MAX_INBOUND
     peer_timeouts: PeerTimeouts = field(default_factory=PeerTimeouts)
@@ -246,11 +246,13 @@ class P2PService:
         return True
 
     def is_whitelisted(self, peer: Peer) -> bool:
-        """Core's -whitelist with the noban and mempool permissions: never discouraged, served
-        BIP35 ``mempool`` requests, sent transaction announcements without trickle delay."""
-        if not is_ip(peer.host):
-            return False
-        ip = ipaddress.ip_address(peer.host)
+        """Core's -whitelist with the noban and mempool permissions: never disconnected or
+        discouraged for misbehaving, served BIP35 ``mempool`` requests, sent transaction
+        announcements without trickle delay."""
+        try:
+            ip = ipaddress.ip_address(peer.host)
+        except ValueError:
+            return False  # a host name (a --connect peer): never whitelisted
         return any(ip in net for net in self._whitelist)
 
     def may_ask_mempool(self, peer: Peer) -> bool:
@@ -322,7 +324,7 @@ class P2PService:
         if peer.established:
             # One info line per disconnect: a reason Peer.run already logged at info (an
             # unreadable stream) is repeated only at debug.
-            log.log(logging.DEBUG if peer.close_logged else logging.INFO,
+            log.log(logging.DEBUG if peer.close_reason.startswith(UNREADABLE) else logging.INFO,
                     "peer disconnected: %r (%s)", peer, peer.close_reason)
         else:
             log.debug("%r closed before the handshake: %s", peer, peer.close_reason)

@@ -37,7 +37,7 @@ def _service(tmp_path, addrman=None) -> tuple[P2PService, ConnectionManager, lis
 def _drop_before_handshake(service: P2PService, key: tuple[str, int], manual: bool) -> None:
     peer = SimpleNamespace(id=len(service.peers) + 1, inbound=False, manual=manual,
                            established=False, host=key[0], port=key[1],
-                           close_reason="handshake timeout", close_logged=False)
+                           close_reason="handshake timeout")
     service.peers[peer.id] = peer  # type: ignore[assignment]
     service.on_disconnect(peer)  # type: ignore[arg-type]
 
