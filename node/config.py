@@ -23,7 +23,7 @@ no-listen          bool                         false
 whitelist          list of IP or SUBNET         none (Core's -whitelist: noban, mempool, relay)
 mine               bool                         false
 miner-address      address                      a key the node keeps in <datadir>/miner.key
-mine-interval      seconds >= 0                 5 on regtest, 0 elsewhere
+mine-interval      seconds, 0 to 86400          5 on regtest, 0 elsewhere
 mining-workers     int >= 1                     all cores
 log-level          debug|info|warning|error     info
 log-file           path                         none (stderr only)
@@ -50,7 +50,6 @@ Choices made here, and why:
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import re
 import tomllib
@@ -62,6 +61,7 @@ from typing import Any, NamedTuple
 from node.consensus.address import address_to_script
 from node.consensus.errors import DecodeError
 from node.consensus.params import NETWORKS, get_params
+from node.mining import MAX_MINING_INTERVAL
 
 CONFIG_FILE_NAME = "minicash.toml"
 ENV_PREFIX = "MINICASH_"
@@ -220,8 +220,11 @@ def _as_interval(v: _Value) -> float:
             raise ConfigError(f"{v.label}: expected a number of seconds, got {v.raw!r}") from None
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ConfigError(f"{v.label}: expected a number of seconds, got {v.raw!r}")
-    if not math.isfinite(raw) or raw < 0:
-        raise ConfigError(f"{v.label}: expected a number of seconds >= 0, got {v.raw!r}")
+    # The admin API's bound (POST /node/mining), so a node never runs with an interval it
+    # would refuse to be set to.
+    if not 0 <= raw <= MAX_MINING_INTERVAL:  # NaN fails it too
+        raise ConfigError(f"{v.label}: expected a number of seconds from 0 to "
+                          f"{MAX_MINING_INTERVAL}, got {v.raw!r}")
     return float(raw)
 
 
