@@ -201,7 +201,6 @@ def test_a_killed_helper_costs_nothing_but_time(funded):
 
 _POOL_OWNER = """
 import sys, time
-from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import VerifyPool
 if __name__ == "__main__":
     pool = VerifyPool(1)
@@ -258,6 +257,14 @@ def test_helper_records_round_trip():
     assert list(memoryview(failed).cast("I")) == [2, 4]
 
 
+def _pool_is_free(chain: ChainState) -> bool:
+    lock = chain.script_checker._pool_lock
+    if not lock.acquire(blocking=False):
+        return False
+    lock.release()
+    return True
+
+
 def test_a_session_that_finds_the_helper_busy_verifies_inline(funded):
     chain, maker, fan = funded
     checker = chain.script_checker
@@ -276,8 +283,7 @@ def test_a_session_that_finds_the_helper_busy_verifies_inline(funded):
     for session in (second, first):
         with pytest.raises(ValidationError):
             session.wait()
-    assert checker._pool_lock.acquire(blocking=False)  # given back
-    checker._pool_lock.release()
+    assert _pool_is_free(chain)  # given back
 
 
 @pytest.mark.parametrize("valid", [True, False])
@@ -398,14 +404,6 @@ def _sessions(chain: ChainState) -> list:
 
     chain.script_checker.session = spy
     return opened
-
-
-def _pool_is_free(chain: ChainState) -> bool:
-    lock = chain.script_checker._pool_lock
-    if not lock.acquire(blocking=False):
-        return False
-    lock.release()
-    return True
 
 
 @pytest.mark.parametrize("raw", [False, True], ids=["parsed", "raw"])
