@@ -191,11 +191,18 @@ class Node:
             "peer_list": self.p2p.peer_list() if self.p2p else [],
             "mempool": ({"count": len(pool), "vsize": pool.total_vsize}
                         if pool is not None else None),  # an empty pool is falsy
-            "mining": {"enabled": self.miner is not None and self.miner.running,
-                       "blocks_found": self.miner.blocks_found if self.miner else 0,
-                       "interval": self.miner.interval if self.miner else None},
+            "mining": self._mining_info(),
             "uptime": int(time.time() - self.started),
         }
+
+    def _mining_info(self) -> dict:
+        miner = self.miner
+        if miner is None:
+            return {"enabled": False, "blocks_found": 0, "interval": None, "address": None}
+        # A stopped miner's address and interval are what "on" will resume with.
+        return {"enabled": miner.running, "blocks_found": miner.blocks_found,
+                "interval": miner.interval,
+                "address": script_to_address(miner.script_pubkey, self.config.params)}
 
     def _searcher(self) -> PowSearcher:
         if self.searcher is None:
@@ -224,12 +231,16 @@ class Node:
 
     async def set_mining(self, enabled: bool, script: bytes | None = None,
                          interval: float | None = None) -> dict:
+        """Start, restart or stop the miner. A setting not given is the last miner's, so
+        mining switched off and on again pays the same address at the same pace; a stopped
+        miner is kept for that (and for its count of blocks found)."""
         cfg = self.config
+        found = 0
         if self.miner is not None:
             await self.miner.stop()
             script = script if script is not None else self.miner.script_pubkey
             interval = interval if interval is not None else self.miner.interval
-            self.miner = None
+            found = self.miner.blocks_found
         if enabled:
             if script is None:
                 script, _ = miner_script(cfg)
@@ -238,11 +249,17 @@ class Node:
             self.miner = Miner(chain, self.mempool, script, self._searcher(),
                                interval=cfg.mine_interval if interval is None else interval,
                                submit=self.submit_block)
+            self.miner.blocks_found = found
             self.miner.start()
             log.info("mining to %s with %d worker(s)%s",
                      script_to_address(script, cfg.params) or script.hex(),
                      self._searcher().workers,
                      f", a block every {self.miner.interval:g} s" if self.miner.interval else "")
+        elif self.miner is not None:
+            # Settings sent with "off" are for the next "on".
+            self.miner.script_pubkey = script
+            self.miner.interval = interval
+            log.info("mining stopped")
         return self.info()["mining"]
 
     async def _expire_loop(self) -> None:

@@ -18,12 +18,14 @@ from node import __version__
 from node.app import MINER_KEY_FILE, Node, NodeConfig, miner_script
 from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
+from node.cli_checks import seconds
 from node.client import ClientError, NodeClient, connect_url
 from node.config import LOG_LEVELS, ConfigError, Settings, default_datadir, load_settings
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
 from node.cookie import CookieError, read_cookie
+from node.mining import MAX_MINING_INTERVAL
 from node.storage.errors import StorageError
 
 
@@ -389,6 +391,27 @@ def generate_cmd(blocks: int, address: str | None, network: str | None, datadir:
     client = _client(settings, rest_url, need_token=True)
     for h in _call(client.generate, blocks, address):
         click.echo(h)
+
+
+@main.command("mining")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--address", help="Address the mined coins go to (default: where the node last "
+              "mined to, else its miner-address setting or miner key).")
+@click.option("--interval", type=float, callback=seconds(0, MAX_MINING_INTERVAL), metavar="SECONDS",
+              help="Seconds between blocks, 0 for as fast as found (default: as before).")
+@_client_options
+def mining_cmd(state: str, address: str | None, interval: float | None, network: str | None,
+               datadir: Path | None, config: Path | None, rest_url: str | None) -> None:
+    """Switch a running node's miner on or off (regtest and devnet), e.g. to keep a payment
+    unconfirmed for a while; settings given with "off" are kept for the next "on"."""
+    client = _client(_client_settings(network, datadir, config), rest_url, need_token=True)
+    mining = _call(client.set_mining, state == "on", address, interval)
+    if mining.get("enabled"):
+        pace = f"a block every {mining['interval']:g} s" if mining.get("interval") else \
+            "blocks as fast as found"
+        click.echo(f"mining on: {pace}, paying {mining.get('address')}")
+    else:
+        click.echo(f"mining off ({mining.get('blocks_found', 0)} blocks found)")
 
 
 @main.command()

@@ -80,6 +80,17 @@ class NodeClient:
         return self.request("POST", "/node/generate", {"blocks": blocks, "address": address},
                             auth=True)
 
+    def set_mining(self, enabled: bool, address: str | None = None,
+                   interval: float | None = None) -> dict:
+        """Switch the node's miner on or off; an address or interval not given stays as the
+        node had it. Answers the node's mining state."""
+        body: dict[str, Any] = {"enabled": enabled}
+        if address is not None:
+            body["address"] = address
+        if interval is not None:
+            body["interval"] = interval
+        return self.request("POST", "/node/mining", body, auth=True)
+
     def stop(self) -> dict:
         return self.request("POST", "/node/stop", {}, auth=True)
 

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import click
 from click.core import ParameterSource
 
+from node.cli_checks import seconds
 from node.client import ClientError
 from node.config import minicash_home
 from node.consensus.params import get_params
@@ -68,17 +69,6 @@ def _load(root: Path | None) -> NetState:
     return NetState.load(root or default_dir())
 
 
-def _seconds(low: float, high: float):
-    """A click callback refusing a number of seconds outside [low, high], NaN included (which
-    click's FloatRange lets through, to fail later in the node's API or time.sleep)."""
-    def check(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
-        if value is not None and not low <= value <= high:
-            raise click.BadParameter(f"{value:g} is not a number of seconds from {low:g} to "
-                                     f"{high:g}")
-        return value
-    return check
-
-
 # -- up / down -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--nodes", type=click.IntRange(1, 250), default=3, show_default=True)
@@ -87,7 +77,7 @@ def _seconds(low: float, high: float):
               help="How many nodes mine on their own (the first K).")
 @click.option("--network", type=click.Choice(NETWORKS), default="regtest", show_default=True)
 @click.option("--interval", type=float, default=5.0, show_default=True,
-              callback=_seconds(0, MAX_MINING_INTERVAL),  # the node's mining API bound
+              callback=seconds(0, MAX_MINING_INTERVAL),  # the node's mining API bound
               help=f"Seconds between a regtest miner's blocks (0 to {MAX_MINING_INTERVAL}).")
 @click.option("--file", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
               help="A network.toml describing nodes, links and roles (instead of the flags).")
@@ -313,7 +303,7 @@ def start_cmd(node: str, root: Path | None) -> None:
 # -- looking ---------------------------------------------------------------------------------
 @main.command()
 @click.option("--watch", type=float, default=None, metavar="SECONDS",
-              callback=_seconds(0.1, 86400),
+              callback=seconds(0.1, 86400),
               help="Refresh every SECONDS (0.1 or more) until Ctrl-C.")
 @_dir_option
 def status(watch: float | None, root: Path | None) -> None:

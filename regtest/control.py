@@ -126,12 +126,7 @@ def mine(state: NetState, node: NodeState, blocks: int, address: str) -> list[st
 
 def set_mining(state: NetState, node: NodeState, enabled: bool, address: str | None,
                interval: float | None) -> dict:
-    body: dict = {"enabled": enabled}
-    if address:
-        body["address"] = address
-    if interval is not None:
-        body["interval"] = interval
-    return client(state, node).request("POST", "/node/mining", body, auth=True)
+    return client(state, node).set_mining(enabled, address or None, interval)
 
 
 def partition(state: NetState, groups: list[list[NodeState]]) -> None:

@@ -181,3 +181,11 @@ def test_the_welcome_banner_shows_urls_a_browser_and_curl_can_open(capsys, bound
     assert f"curl {url}/rest/chaininfo.json" in text
     assert f"API spec     {url}/openapi.json" in text
     assert text.count("http://") == text.count(url), text  # no other spelling anywhere
+
+
+@pytest.mark.parametrize("seconds", ["-1", "nan", "inf", "86401"])
+def test_mining_refuses_an_interval_the_node_would_refuse_before_asking_it(seconds, tmp_path):
+    result = CliRunner().invoke(node_main, ["mining", "on", "--interval", seconds,
+                                            "--datadir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is not a number of seconds from 0 to 86400" in result.output, result.output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -134,6 +136,27 @@ def test_client_subcommands_talk_to_a_running_node(tmp_path):
         assert len(generated.output.split()) == 2
         assert "height   2" in runner.invoke(main, ["status", *rest]).output
         assert runner.invoke(main, ["peers", *rest]).output.strip() == "no peers"
+
+        # The miner switched on, off, and on again with the settings it had.
+        on = runner.invoke(main, ["mining", "on", "--address", address, "--interval", "0.1",
+                                  *rest])
+        assert on.exit_code == 0, on.output
+        assert on.output == f"mining on: a block every 0.1 s, paying {address}\n"
+        _wait_for_lines(proc, "mined block", 2)
+        off = runner.invoke(main, ["mining", "off", *rest])
+        assert off.exit_code == 0, off.output
+        found = int(re.fullmatch(r"mining off \((\d+) blocks found\)\n", off.output)[1])
+        assert found >= 2
+        assert "mining   off" in runner.invoke(main, ["status", *rest]).output
+        again = runner.invoke(main, ["mining", "on", *rest])
+        assert again.output == f"mining on: a block every 0.1 s, paying {address}\n"
+        info = json.loads(runner.invoke(main, ["status", "--json", *rest]).output)
+        assert info["mining"]["enabled"] and info["mining"]["blocks_found"] >= found
+        bad = runner.invoke(main, ["mining", "on", "--address", "bc1qw508d6qejxtdg4y5r3zarvary0"
+                                   "c5xw7kv8f3t4", *rest])
+        assert bad.exit_code == 1
+        assert bad.output.startswith("Error: ") and "not 'regtest'" in bad.output, bad.output
+
         stopped = runner.invoke(main, ["stop", *rest])
         assert stopped.exit_code == 0 and "node stopping" in stopped.output
         assert proc.wait(timeout=20) == 0
