@@ -162,7 +162,7 @@ class Tx:
             (version,) = _I32_AT(data, pos)
             pos += 4
             flags = 0
-            vin: list[tuple[bytes, int, bytes, int]] = []
+            vin: list[TxIn] = []
             vout: list[TxOut] = []
             outputs_at = outputs_end = 0  # no outputs: BIP144's marker with a zero flag
             if data[pos] == 0 and allow_witness:
@@ -180,10 +180,10 @@ class Tx:
                 outputs_end = pos
             witness_bytes = 0
             wstart = pos
-            witnesses: list[tuple[bytes, ...]] = []
             if flags & 1 and allow_witness:
                 flags ^= 1
-                for _ in vin:
+                any_witness = False
+                for txin in vin:
                     n = data[pos]
                     if n < 0xFD:
                         pos += 1
@@ -191,6 +191,8 @@ class Tx:
                         n, pos = _compact_at(data, pos)
                     if n > len(data) - pos:
                         raise DecodeError(f"witness item count {n} exceeds the bytes left")
+                    if not n:
+                        continue  # the parsed input already has the empty witness
                     items = []
                     for _ in range(n):
                         size = data[pos]
@@ -203,9 +205,10 @@ class Tx:
                             raise DecodeError("truncated witness item")
                         items.append(data[pos:end])
                         pos = end
-                    witnesses.append(tuple(items))
+                    _SET_WITNESS(txin, tuple(items))
+                    any_witness = True
                 witness_bytes = pos - wstart
-                if not any(witnesses):
+                if not any_witness:
                     raise DecodeError("superfluous witness record")
             if flags:
                 raise DecodeError("unknown transaction optional data")
@@ -214,12 +217,6 @@ class Tx:
         except (IndexError, struct.error):
             raise DecodeError(f"truncated transaction at offset {start}") from None
         r.pos = pos
-        if witnesses:
-            inputs = tuple([_make_txin(_make_outpoint(txid, n), script, seq, w)
-                            for (txid, n, script, seq), w in zip(vin, witnesses, strict=True)])
-        else:
-            inputs = tuple([_make_txin(_make_outpoint(txid, n), script, seq, ())
-                            for txid, n, script, seq in vin])
         total = pos - start
         # The parser accepts only canonical encodings, so the bytes just read are exactly what
         # serialize() would write: hash them now rather than re-serializing later.
@@ -230,7 +227,7 @@ class Tx:
         else:
             txid = wtxid = sha256d(data[start:pos])
             base_size = total
-        return _make_tx(version, inputs, tuple(vout), locktime, txid, wtxid, base_size, total,
+        return _make_tx(version, tuple(vin), tuple(vout), locktime, txid, wtxid, base_size, total,
                         data[outputs_at:outputs_end])
 
     @classmethod
@@ -297,26 +294,10 @@ def slot_setters(cls: type, *names: str) -> tuple:
 
 _SET_OUTPOINT = slot_setters(OutPoint, "txid", "n")
 _SET_TXIN = slot_setters(TxIn, "prevout", "script_sig", "sequence", "witness")
+_SET_WITNESS = _SET_TXIN[3]
 _SET_TXOUT = slot_setters(TxOut, "value", "script_pubkey")
 _SET_TX = slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxid",
                         "_base_size", "_total_size", "_outputs_raw", "_legacy_sigops")
-
-
-def _make_outpoint(txid: bytes, n: int, _s=_SET_OUTPOINT) -> OutPoint:
-    o = _new(OutPoint)
-    _s[0](o, txid)
-    _s[1](o, n)
-    return o
-
-
-def _make_txin(prevout: OutPoint, script_sig: bytes, sequence: int,
-               witness: tuple[bytes, ...], _s=_SET_TXIN) -> TxIn:
-    o = _new(TxIn)
-    _s[0](o, prevout)
-    _s[1](o, script_sig)
-    _s[2](o, sequence)
-    _s[3](o, witness)
-    return o
 
 
 def make_txout(value: int, script_pubkey: bytes, _s=_SET_TXOUT) -> TxOut:
@@ -347,6 +328,8 @@ def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], lockt
 _I32_AT = struct.Struct("<i").unpack_from
 _U32_AT = struct.Struct("<I").unpack_from
 _I64_AT = struct.Struct("<q").unpack_from
+_OUTPOINT_SIZE_AT = struct.Struct("<32sIB").unpack_from  # an input's outpoint, script size byte
+_VALUE_SIZE_AT = struct.Struct("<qB").unpack_from  # an output's value and script size byte
 _U16_AT = struct.Struct("<H").unpack_from
 _U64_AT = struct.Struct("<Q").unpack_from
 
@@ -375,9 +358,10 @@ def _compact_at(data: bytes, pos: int) -> tuple[int, int]:
     return v, pos
 
 
-def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, int]], int]:
-    """Inputs as (txid, index, scriptSig, sequence): the TxIn objects are built once the
-    witnesses, which come after the outputs, are known."""
+def _parse_inputs(data: bytes, pos: int, _new=_new, _s=_SET_TXIN,
+                  _so=_SET_OUTPOINT) -> tuple[list[TxIn], int]:
+    """The inputs, with empty witnesses: theirs come after the outputs (BIP144) and are set
+    by the caller. The objects are filled in here, without a constructor call per object."""
     n = data[pos]  # CompactSizes below 0xFD are their own single byte
     if n < 0xFD:
         pos += 1
@@ -387,9 +371,7 @@ def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, 
         raise DecodeError(f"input count {n} exceeds the bytes left ({len(data) - pos})")
     vin = []
     for _ in range(n):
-        txid = data[pos:pos + 32]
-        (index,) = _U32_AT(data, pos + 32)
-        size = data[pos + 36]  # CompactSizes below 0xFD are their own single byte
+        txid, index, size = _OUTPOINT_SIZE_AT(data, pos)
         if size < 0xFD:
             pos += 37
         else:
@@ -397,14 +379,21 @@ def _parse_inputs(data: bytes, pos: int) -> tuple[list[tuple[bytes, int, bytes, 
         end = pos + size
         if end + 4 > len(data):
             raise DecodeError("truncated input")
-        script_sig = data[pos:end]
-        (sequence,) = _U32_AT(data, end)
+        prevout = _new(OutPoint)
+        _so[0](prevout, txid)
+        _so[1](prevout, index)
+        txin = _new(TxIn)
+        _s[0](txin, prevout)
+        _s[1](txin, data[pos:end])
+        _s[2](txin, _U32_AT(data, end)[0])
+        _s[3](txin, ())
+        vin.append(txin)
         pos = end + 4
-        vin.append((txid, index, script_sig, sequence))
     return vin, pos
 
 
-def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int, int]:
+def _parse_outputs(data: bytes, pos: int, _new=_new,
+                   _s=_SET_TXOUT) -> tuple[list[TxOut], int, int]:
     """(outputs, where the first begins, where the list ends)."""
     n = data[pos]
     if n < 0xFD:
@@ -416,8 +405,7 @@ def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int, int]:
         raise DecodeError(f"output count {n} exceeds the bytes left ({len(data) - pos})")
     vout = []
     for _ in range(n):
-        (value,) = _I64_AT(data, pos)
-        size = data[pos + 8]
+        value, size = _VALUE_SIZE_AT(data, pos)
         if size < 0xFD:
             pos += 9
         else:
@@ -425,7 +413,10 @@ def _parse_outputs(data: bytes, pos: int) -> tuple[list[TxOut], int, int]:
         end = pos + size
         if end > len(data):
             raise DecodeError("truncated output")
-        vout.append(make_txout(value, data[pos:end]))
+        out = _new(TxOut)
+        _s[0](out, value)
+        _s[1](out, data[pos:end])
+        vout.append(out)
         pos = end
     return vout, first, pos
 
