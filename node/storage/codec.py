@@ -257,7 +257,36 @@ def _coin_at(data: bytes, pos: int) -> tuple[Coin, int]:
 
 
 def decode_coin(data: bytes) -> Coin:
-    """Inverse of :func:`encode_coin`; DecodeError unless ``data`` is exactly one coin."""
+    """Inverse of :func:`encode_coin`; DecodeError unless ``data`` is exactly one coin.
+
+    Runs on every cache miss of block connection, so the common shape (a plain script under
+    122 bytes) is read here without the general readers' calls; anything else, and every
+    error, goes through :func:`_coin_at`."""
+    try:
+        # Core's VARINTs, unbounded here: a value in range below means the bounded reader
+        # accepts it too (each continuation byte only makes the value larger).
+        b = data[0]
+        code = b & 0x7F
+        pos = 1
+        while b & 0x80:
+            b = data[pos]
+            pos += 1
+            code = (code + 1) << 7 | b & 0x7F
+        b = data[pos]
+        amount = b & 0x7F
+        pos += 1
+        while b & 0x80:
+            b = data[pos]
+            pos += 1
+            amount = (amount + 1) << 7 | b & 0x7F
+        tag = data[pos]
+    except IndexError:
+        tag = -1
+    if N_SPECIAL_SCRIPTS <= tag < 0x80 and pos + 1 + tag - N_SPECIAL_SCRIPTS == len(data) \
+            and code <= _U32_MAX and amount <= _U64_MAX:
+        value = decompress_amount(amount)
+        if value <= _I64_MAX:
+            return make_coin(make_txout(value, data[pos + 1:]), code >> 1, bool(code & 1), data)
     coin, pos = _coin_at(data, 0)
     if pos != len(data):
         raise DecodeError(f"{len(data) - pos} trailing bytes after a coin")

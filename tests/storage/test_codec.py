@@ -15,6 +15,7 @@ from node.consensus.params import COIN, MAX_MONEY, get_params
 from node.consensus.primitives import TxOut
 from node.consensus.serialize import ByteReader
 from node.storage.codec import (
+    N_SPECIAL_SCRIPTS,
     compress_amount,
     compress_script,
     decode_block_undo,
@@ -24,6 +25,7 @@ from node.storage.codec import (
     encode_coin,
     encode_script,
     encode_txin_undo,
+    read_coin,
     read_varint,
     varint,
 )
@@ -234,6 +236,41 @@ def test_coin_decoder_raises_only_decode_error(data):
         decode_coin(data)
     except DecodeError:
         pass
+
+
+_VARINTS = st.one_of(st.integers(0, 2**64 - 1), st.integers(2**32 - 2, 2**32 + 1),
+                     st.integers(2**63 - 2, 2**63 + 1))
+
+
+def _general_decode(data: bytes) -> Coin:
+    """decode_coin without its inline fast path: the bounded readers only."""
+    r = ByteReader(data)
+    coin = read_coin(r)
+    if r.pos != len(data):
+        raise DecodeError("trailing bytes")
+    return coin
+
+
+def _outcome(decode, data: bytes) -> tuple:
+    try:
+        coin = decode(data)
+    except DecodeError:
+        return ("error",)
+    return ("coin", coin, coin.stored)
+
+
+@FAST
+@given(st.one_of(
+    st.binary(max_size=60),
+    coins.map(encode_coin),
+    # Encoded coins with a height code or amount at the VARINT limits and beyond.
+    st.tuples(_VARINTS, _VARINTS, st.binary(max_size=30)).map(
+        lambda t: varint(t[0]) + varint(t[1]) + bytes((N_SPECIAL_SCRIPTS + len(t[2]),)) + t[2]),
+    st.tuples(coins.map(encode_coin), st.binary(min_size=1, max_size=3)).map(
+        lambda t: t[0] + t[1]),
+))
+def test_the_inline_coin_decoder_agrees_with_the_general_readers(data):
+    assert _outcome(decode_coin, data) == _outcome(_general_decode, data)
 
 
 # -- undo data -------------------------------------------------------------------------------------
