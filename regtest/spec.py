@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node.mining import MAX_MINING_INTERVAL
+from node.p2p.connman import MAX_INBOUND
 
 NETWORKS = ("regtest", "devnet")
 TOPOLOGIES = ("line", "ring", "star", "full")
@@ -68,10 +69,24 @@ class NetworkSpec:
                     raise SpecError(f"link {a} -> {b}: no node named {end!r}")
             if a == b:
                 raise SpecError(f"link {a} -> {b}: a node cannot link to itself")
+        self._check_inbound()
         for n in self.nodes:
             if not 0 <= n.interval <= MAX_MINING_INTERVAL:  # the node's API refuses the rest
                 raise SpecError(f"node {n.name}: interval must be from 0 to "
                                 f"{MAX_MINING_INTERVAL} seconds")
+
+    def _check_inbound(self) -> None:
+        """Each link is an inbound connection at its ``to`` end, and a node refuses inbound
+        peers beyond MAX_INBOUND: a network that needs more would never finish connecting."""
+        inbound = {n.name: 0 for n in self.nodes}
+        for _a, b in set(self.links):  # a link given twice is dialled once
+            inbound[b] += 1
+        over = [name for name, count in inbound.items() if count > MAX_INBOUND]
+        if over:
+            worst = max(over, key=lambda name: inbound[name])
+            others = f" (and {len(over) - 1} other node(s) over it too)" if len(over) > 1 else ""
+            raise SpecError(f"node {worst} would need {inbound[worst]} inbound links, more than "
+                            f"the {MAX_INBOUND} inbound peers a node accepts{others}")
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from node.p2p.connman import MAX_INBOUND
 from regtest import control, procs, wallets
 from regtest.cli import main
 from regtest.control import ControlError
@@ -59,6 +60,25 @@ def test_up_refuses_a_mining_interval_the_node_would_refuse(tmp_path, no_start, 
 def test_up_takes_a_mining_interval_within_the_nodes_bounds(tmp_path, no_start, seconds):
     result = CliRunner().invoke(main, ["up", "--interval", seconds, "--dir", str(tmp_path)])
     assert result.stderr == "error: no node is started in this test\n"
+
+
+@pytest.mark.parametrize("how", ["flags", "file"])
+def test_up_refuses_a_node_with_more_inbound_links_than_it_accepts_before_starting_any(
+        tmp_path, no_start, how):
+    if how == "flags":
+        args = ["--nodes", str(MAX_INBOUND + 2), "--topology", "star"]
+    else:
+        spec = tmp_path / "network.toml"
+        spec.write_text('topology = "full"\n' + "".join(
+            f'[[node]]\nname = "n{i}"\n' for i in range(MAX_INBOUND + 2)))
+        args = ["--file", str(spec)]
+    root = tmp_path / "net"
+    result = CliRunner().invoke(main, ["up", *args, "--dir", str(root)])
+    assert result.exit_code == 1, result.output
+    first = "node0" if how == "flags" else "n0"
+    assert result.stderr == (f"error: node {first} would need {MAX_INBOUND + 1} inbound links, "
+                             f"more than the {MAX_INBOUND} inbound peers a node accepts\n")
+    assert not root.exists()
 
 
 @pytest.mark.parametrize("lines", ["0", "-1"])

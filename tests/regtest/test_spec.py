@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from node.p2p.connman import MAX_INBOUND
 from regtest.spec import SpecError, from_flags, load_toml, topology_links
 from regtest.state import NetState, NodeState, StateError
 
@@ -35,6 +36,53 @@ def test_flags_make_named_nodes_and_the_first_k_mine():
 def test_impossible_flags_are_refused(nodes, miners, message):
     with pytest.raises(SpecError, match=message):
         from_flags(nodes, "line", miners, "regtest")
+
+
+# Once timed out waiting for links the hub's full inbound slots refused (a node takes at
+# most MAX_INBOUND inbound peers, and each link is an inbound peer at its far end).
+@pytest.mark.parametrize("nodes, topology, message", [
+    (MAX_INBOUND + 2, "star", f"node node0 would need {MAX_INBOUND + 1} inbound links, "
+                              f"more than the {MAX_INBOUND} inbound peers a node accepts$"),
+    (MAX_INBOUND + 2, "full", f"node node0 would need {MAX_INBOUND + 1} inbound links, "
+                              f"more than the {MAX_INBOUND} inbound peers a node accepts$"),
+    (250, "full", f"node node0 would need 249 inbound links, more than the {MAX_INBOUND} "
+                  r"inbound peers a node accepts \(and 123 other node\(s\) over it too\)$"),
+])
+def test_flags_refuse_a_topology_giving_a_node_more_inbound_peers_than_it_accepts(
+        nodes, topology, message):
+    with pytest.raises(SpecError, match=message):
+        from_flags(nodes, topology, 1, "regtest")
+
+
+@pytest.mark.parametrize("topology", ["star", "full"])
+def test_flags_take_a_topology_with_a_node_at_the_inbound_limit(topology):
+    spec = from_flags(MAX_INBOUND + 1, topology, 1, "regtest")
+    assert sum(1 for _a, b in spec.links if b == "node0") == MAX_INBOUND
+
+
+def _hub_and_spokes(spokes: int) -> str:
+    return '[[node]]\nname = "hub"\n' + "".join(
+        f'[[node]]\nname = "s{i}"\n' for i in range(spokes))
+
+
+def test_network_toml_refuses_a_topology_giving_a_node_too_many_inbound_peers(tmp_path):
+    path = tmp_path / "network.toml"
+    path.write_text('topology = "star"\n' + _hub_and_spokes(MAX_INBOUND + 1))
+    with pytest.raises(SpecError, match=f"node hub would need {MAX_INBOUND + 1} inbound links"):
+        load_toml(path)
+
+
+def test_network_toml_refuses_links_giving_a_node_too_many_inbound_peers(tmp_path):
+    path = tmp_path / "network.toml"
+    links = "".join(f'[[link]]\nfrom = "s{i}"\nto = "hub"\n' for i in range(MAX_INBOUND + 1))
+    path.write_text(_hub_and_spokes(MAX_INBOUND + 1) + links)
+    with pytest.raises(SpecError, match=f"node hub would need {MAX_INBOUND + 1} inbound links"):
+        load_toml(path)
+    # A link given twice is one connection: MAX_INBOUND distinct links fit.
+    links = "".join(f'[[link]]\nfrom = "s{i % MAX_INBOUND}"\nto = "hub"\n'
+                    for i in range(MAX_INBOUND + 1))
+    path.write_text(_hub_and_spokes(MAX_INBOUND) + links)
+    assert len(load_toml(path).links) == MAX_INBOUND + 1
 
 
 def test_network_toml_declares_nodes_links_and_roles(tmp_path):
