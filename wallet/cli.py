@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -58,7 +59,7 @@ class _Group(click.Group):
             _fail(str(exc))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
 
@@ -175,12 +176,23 @@ def create(name: str, network: str, bip39_passphrase: str, legacy: bool, no_pass
 @json_option
 def restore(name: str, network: str, bip39_passphrase: str, legacy: bool, no_password: bool,
             node_url: str | None, mnemonic: str | None, as_json: bool) -> None:
-    """Restore a wallet from its mnemonic, then rescan the chain for its history."""
+    """Restore a wallet from its mnemonic, then rescan the chain for its history. A wallet
+    whose rescan fails (the node down or erring) is kept, and `sync` rescans it."""
     client = _client(network, node_url)  # a bad --node is refused before the words are asked
     words = normalize_mnemonic(mnemonic if mnemonic is not None
                                else click.prompt("Mnemonic", hide_input=True))
     wallet = _create(network, name, words, bip39_passphrase, legacy, no_password)
-    report = sync(wallet, client)
+    try:
+        report = sync(wallet, client)
+    except (NodeUnreachable, NodeError) as exc:
+        # Kept, as Electrum keeps a wallet restored offline: the words (and password) are not
+        # asked for again, and a wallet that only signs PSBTs needs no node. Said in one line,
+        # or a second restore would meet "already exists" with the first one's fate unclear.
+        rescan = f"minicash-wallet sync --name {name} --network {network}"
+        if node_url:
+            rescan += f" --node {shlex.quote(node_url)}"
+        _fail(f"wallet {name!r} restored in {wallet.path} but not rescanned ({exc}); "
+              f"`{rescan}` rescans it")
     bal = ledger.balance(wallet)
     info = {"name": name, "network": network, "transactions": len(wallet.cache["txs"]),
             "balance": asdict(bal)}

@@ -3,6 +3,7 @@ no node at all (a port nothing listens on)."""
 
 from __future__ import annotations
 
+import shlex
 import urllib.request
 
 import pytest
@@ -68,6 +69,33 @@ def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offl
                                 env={"MINICASH_HOME": str(home)})
     assert result.exit_code == 1 and "bad node URL" in result.stderr, result.output
     assert not list(home.glob("**/r"))
+
+
+MNEMONIC = "abandon " * 11 + "about"
+
+
+# Once left the wallet behind with only "cannot reach the node": a second restore then met
+# "already exists", and nothing said whether the first had restored anything.
+@pytest.mark.parametrize("network", ["regtest", "devnet"])
+def test_restore_with_the_node_down_keeps_the_wallet_and_names_the_rescan(tmp_path, network):
+    env = {"MINICASH_HOME": str(tmp_path / "home")}
+    url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    runner = CliRunner()
+    result = runner.invoke(main, ["restore", "--name", "r", "--network", network,
+                                  "--no-password", "--node", url, "--mnemonic", MNEMONIC],
+                           env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    [line] = result.stderr.splitlines()
+    wallet_dir = tmp_path / "home" / "wallets" / network / "r"
+    rescan = f"minicash-wallet sync --name r --network {network} --node {url}"
+    assert line.startswith(f"error: wallet 'r' restored in {wallet_dir} but not rescanned "
+                           f"(cannot reach the node at {url}: "), line
+    assert line.endswith(f"; `{rescan}` rescans it"), line
+    assert runner.invoke(main, ["list", "--network", network], env=env).output == "r\n"
+    # The command named finds the wallet and rescans it (here: the node is still down).
+    again = runner.invoke(main, shlex.split(rescan)[1:], env=env)
+    assert again.exit_code == 1
+    assert again.stderr.startswith(f"error: cannot reach the node at {url}: "), again.stderr
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:3002/api", "https://mempool.space/api/",
