@@ -24,6 +24,8 @@ from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
 from node.chain.preverify import is_new_tip, preverify_scripts
+from node.client import connect_url
+from node.config import HostPort
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError
@@ -154,8 +156,12 @@ class Node:
         await site.start()
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         bound = sockets[0].getsockname()[:2] if sockets else (host, port)
-        self.rest_address = (bound[0], bound[1])
-        log.info("REST API on http://%s:%d (Esplora API at /api, Core REST at /rest)", *bound)
+        self.rest_address = listening = HostPort(bound[0], bound[1])
+        # The URL to open, as the welcome banner gives it (IPv6 bracketed); where that is not
+        # the bind (a wildcard, reached on loopback), the bind too.
+        url = connect_url(listening)
+        where = "" if url == f"http://{listening}" else f", listening on {listening}"
+        log.info("REST API on %s%s (Esplora API at /api, Core REST at /rest)", url, where)
 
     # -- the doors for new blocks and transactions ------------------------------------------------
     async def submit_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from node.config import HostPort
+
 
 class ClientError(Exception):
     pass
@@ -22,7 +24,8 @@ def connect_url(bind: tuple[str, int]) -> str:
 
     A wildcard address (0.0.0.0, ::) is where the node listens, not an address to connect
     to: it is reached on the loopback address of the same family, the interface Core's
-    bitcoin-cli connects to by default (-rpcconnect=127.0.0.1)."""
+    bitcoin-cli connects to by default (-rpcconnect=127.0.0.1). An IPv6 host is bracketed,
+    as :class:`HostPort` writes it."""
     host, port = bind
     try:
         ip = ipaddress.ip_address(host)
@@ -30,9 +33,7 @@ def connect_url(bind: tuple[str, int]) -> str:
         ip = None  # a host name
     if ip is not None and ip.is_unspecified:
         host = "::1" if ip.version == 6 else "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"http://{HostPort(host, port)}"
 
 
 class NodeClient:

@@ -10,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from node.cli import main
@@ -111,6 +113,27 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
             assert json.loads(r.read()) == {"stopping": True}
         assert proc.wait(timeout=20) == 0
         assert not (datadir / ".cookie").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize(("bind", "url"), [
+    ("[::1]", "http://[::1]"),  # not http://::1:port
+    ("[::]", "http://[::1]"),  # a wildcard is reached on loopback, as the banner says
+])
+def test_run_logs_an_api_url_that_opens_for_an_ipv6_rest_bind(tmp_path, bind, url):
+    port = free_port()
+    proc = _start(tmp_path / "n", "--rest-bind", f"{bind}:{port}", "--no-listen",
+                  rest_bind_flag=False)
+    try:
+        (line,) = _wait_for_lines(proc, "REST API on", 1)
+        listening = f", listening on {bind}:{port}" if url != f"http://{bind}" else ""
+        assert f"REST API on {url}:{port}{listening} (Esplora API" in line, line
+        with urllib.request.urlopen(f"{url}:{port}/node/info", timeout=10) as r:
+            assert json.loads(r.read())["network"] == "regtest"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
