@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -159,18 +160,38 @@ def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
 
 # -- the running node ----------------------------------------------------------------------------
 
+def _settings_options(network_help: str, config_help: str):
+    """--network, --datadir and --config: where `run` and the client commands find the node's
+    settings (see :func:`_settings`). No default network here: one not given comes from
+    MINICASH_NETWORK or the config file, so both find the same datadir and file."""
+    def add(f):
+        f = click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+                         help=config_help)(f)
+        f = _datadir_option(f)
+        return click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
+                            help=network_help)(f)
+    return add
+
+
+def _settings(given: dict[str, object]) -> Settings:
+    """The node's settings from the options ``given`` (None: not given), the MINICASH_*
+    environment and the config file; a bad one is a one-line error."""
+    try:
+        return load_settings(given, os.environ)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _hostport_list_option(name: str, help: str):
     return click.option(name, multiple=True, metavar="HOST:PORT", help=help)
 
 
 @main.command()
-@click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
-              help="Which network to run.  [default: regtest]")
-@_datadir_option
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML config file (default <datadir>/minicash.toml, if present). Keys are "
-                   "the flag names, e.g. mine-interval = 2; flags beat MINICASH_* environment "
-                   "variables, which beat the file.")
+@_settings_options(
+    network_help="Which network to run.  [default: regtest]",
+    config_help="TOML config file (default <datadir>/minicash.toml, if present). Keys are the "
+                "flag names, e.g. mine-interval = 2; flags beat MINICASH_* environment "
+                "variables, which beat the file.")
 @click.option("--rest-bind", metavar="HOST:PORT",
               help="Where the REST API listens.  [default: 127.0.0.1:<REST port>, 18443 on "
                    "regtest]")
@@ -207,12 +228,8 @@ def run(ctx: click.Context, **flags: object) -> None:
 
     Every option can also come from a MINICASH_<NAME> environment variable (MINICASH_MINE=1,
     MINICASH_CONNECT=host:port,host:port) or from the config file."""
-    given = {name: value for name, value in flags.items()
-             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
-    try:
-        settings = load_settings(given, os.environ)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    settings = _settings({name: value for name, value in flags.items()
+                          if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE})
     config = NodeConfig(
         get_params(settings.network), settings.datadir, mine=settings.mine,
         miner_address=settings.miner_address, mine_interval=settings.mine_interval,
@@ -291,29 +308,21 @@ async def _run_node(config: NodeConfig) -> None:
 
 # -- client commands: talk to a running node over its API ------------------------------------------
 
-def _client_options(f):
+def _client_options(command):
+    """The node's settings options and --rest. The command is called with ``settings``, the
+    node's settings as `run` resolves them from the same options, and ``rest_url``."""
+    @functools.wraps(command)
+    def with_settings(network: str | None, datadir: Path | None, config: Path | None,
+                      **kwargs: object) -> None:
+        command(settings=_settings({"network": network, "datadir": datadir, "config": config}),
+                **kwargs)
     f = click.option("--rest", "rest_url", help="The node's API base URL (default: from "
                      "rest-bind, as `run` finds it in MINICASH_REST_BIND or the config file; "
-                     "else http://127.0.0.1:<network REST port>).")(f)
-    f = click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-                     help="The node's TOML config file (default <datadir>/minicash.toml, if "
-                          "present).")(f)
-    f = _datadir_option(f)
-    # No default here, as for `run`: a network not given comes from MINICASH_NETWORK or the
-    # config file, so the client finds the datadir and file the node uses.
-    return click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
-                        help="The node's network.  [default: regtest]")(f)
-
-
-def _client_settings(network: str | None, datadir: Path | None,
-                     config: Path | None) -> Settings:
-    """The node's settings as `run` resolves them from the same options, environment and
-    config file (None: not given)."""
-    try:
-        return load_settings({"network": network, "datadir": datadir, "config": config},
-                             os.environ)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+                     "else http://127.0.0.1:<network REST port>).")(with_settings)
+    return _settings_options(
+        network_help="The node's network.  [default: regtest]",
+        config_help="The node's TOML config file (default <datadir>/minicash.toml, if "
+                    "present).")(f)
 
 
 def _client(settings: Settings, url: str | None, need_token: bool = False) -> NodeClient:
@@ -339,10 +348,9 @@ def _call(fn, *args):
 @main.command()
 @_client_options
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON.")
-def status(network: str | None, datadir: Path | None, config: Path | None, rest_url: str | None,
-           as_json: bool) -> None:
+def status(settings: Settings, rest_url: str | None, as_json: bool) -> None:
     """Show a running node's height, peers, mempool and mining state."""
-    info = _call(_client(_client_settings(network, datadir, config), rest_url).info)
+    info = _call(_client(settings, rest_url).info)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -359,10 +367,9 @@ def status(network: str | None, datadir: Path | None, config: Path | None, rest_
 
 @main.command()
 @_client_options
-def peers(network: str | None, datadir: Path | None, config: Path | None,
-          rest_url: str | None) -> None:
+def peers(settings: Settings, rest_url: str | None) -> None:
     """List the node's peers."""
-    listed = _call(_client(_client_settings(network, datadir, config), rest_url).peers)
+    listed = _call(_client(settings, rest_url).peers)
     if not listed:
         click.echo("no peers")
     for p in listed:
@@ -374,10 +381,9 @@ def peers(network: str | None, datadir: Path | None, config: Path | None,
 @click.option("--address", help="Address the coinbases pay (default: the node's miner-address "
               "setting, as `run` finds it; else its miner key in <datadir>/miner.key).")
 @_client_options
-def generate_cmd(blocks: int, address: str | None, network: str | None, datadir: Path | None,
-                 config: Path | None, rest_url: str | None) -> None:
+def generate_cmd(blocks: int, address: str | None, settings: Settings,
+                 rest_url: str | None) -> None:
     """Mine BLOCKS blocks now (regtest and devnet); prints their hashes."""
-    settings = _client_settings(network, datadir, config)
     # Pay where the node's own miner pays: its miner-address setting, else its key.
     if address is None:
         address = settings.miner_address
@@ -400,11 +406,11 @@ def generate_cmd(blocks: int, address: str | None, network: str | None, datadir:
 @click.option("--interval", type=float, callback=seconds(0, MAX_MINING_INTERVAL), metavar="SECONDS",
               help="Seconds between blocks, 0 for as fast as found (default: as before).")
 @_client_options
-def mining_cmd(state: str, address: str | None, interval: float | None, network: str | None,
-               datadir: Path | None, config: Path | None, rest_url: str | None) -> None:
+def mining_cmd(state: str, address: str | None, interval: float | None, settings: Settings,
+               rest_url: str | None) -> None:
     """Switch a running node's miner on or off (regtest and devnet), e.g. to keep a payment
     unconfirmed for a while; settings given with "off" are kept for the next "on"."""
-    client = _client(_client_settings(network, datadir, config), rest_url, need_token=True)
+    client = _client(settings, rest_url, need_token=True)
     mining = _call(client.set_mining, state == "on", address, interval)
     if mining.get("enabled"):
         pace = f"a block every {mining['interval']:g} s" if mining.get("interval") else \
@@ -416,10 +422,9 @@ def mining_cmd(state: str, address: str | None, interval: float | None, network:
 
 @main.command()
 @_client_options
-def stop(network: str | None, datadir: Path | None, config: Path | None,
-         rest_url: str | None) -> None:
+def stop(settings: Settings, rest_url: str | None) -> None:
     """Ask a running node to shut down cleanly."""
-    _call(_client(_client_settings(network, datadir, config), rest_url, need_token=True).stop)
+    _call(_client(settings, rest_url, need_token=True).stop)
     click.echo("node stopping")
 
 
