@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import time
@@ -21,7 +22,15 @@ from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
 from node.cli_checks import seconds
 from node.client import ClientError, NodeClient, connect_url
-from node.config import LOG_LEVELS, ConfigError, Settings, default_datadir, load_settings
+from node.config import (
+    CONFIG_FILE_NAME,
+    DEFAULT_NETWORK,
+    LOG_LEVELS,
+    ConfigError,
+    Settings,
+    default_datadir,
+    load_settings,
+)
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
@@ -242,7 +251,7 @@ def run(ctx: click.Context, **flags: object) -> None:
     try:
         if settings.config_file is not None:
             logging.getLogger("minicash").info("settings from %s", settings.config_file)
-        asyncio.run(_run_node(config))
+        asyncio.run(_run_node(config, settings.config_file))
     except (StorageError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     finally:
@@ -282,7 +291,9 @@ def _stop_logging(started: tuple[list[logging.Handler], int]) -> None:
         handler.close()
 
 
-async def _run_node(config: NodeConfig) -> None:
+async def _run_node(config: NodeConfig, config_file: Path | None = None) -> None:
+    """Run a node until a signal or POST /node/stop; ``config_file``, the settings file `run`
+    read, is for the welcome banner's hints."""
     node = Node(config)
     stop = node.stop_requested  # set by a signal, or by POST /node/stop
     loop = asyncio.get_running_loop()
@@ -299,7 +310,7 @@ async def _run_node(config: NodeConfig) -> None:
         loop.add_signal_handler(sig, on_signal)
     try:
         await node.start()
-        _print_welcome(node)
+        _print_welcome(node, config_file)
         await stop.wait()
         logging.getLogger("minicash").info("shutting down")
     finally:
@@ -428,13 +439,14 @@ def stop(settings: Settings, rest_url: str | None) -> None:
     click.echo("node stopping")
 
 
-def _print_welcome(node: Node) -> None:
-    """What a newcomer needs once the node is up: where it answers and what to try next."""
+def _print_welcome(node: Node, config_file: Path | None = None) -> None:
+    """What a newcomer needs once the node is up: where it answers and what to try next.
+    ``config_file`` is the settings file the node was run with, if any."""
     # Where the API listens is not always where to reach it: connect_url brackets an IPv6 host
     # and turns a wildcard bind (0.0.0.0, ::) into loopback, so every URL below opens.
     base = connect_url(node.rest_address or ("127.0.0.1", node.config.params.rest_port))
     net = node.config.params.name
-    flags = "" if net == "regtest" else f" --network {net}"
+    flags = _client_flags(node, config_file)
     lines = [
         f"minicash {net} node running (datadir {node.config.datadir})",
         f"  Explorer     {base}/          open it in a browser",
@@ -448,3 +460,17 @@ def _print_welcome(node: Node) -> None:
         lines.append(f"  minicash-node generate 10{flags}")
     lines.append("Ctrl-C stops the node cleanly.")
     click.echo("\n".join(lines), err=True)
+
+
+def _client_flags(node: Node, config_file: Path | None) -> str:
+    """The options a client command needs to find this node's settings, for the banner's
+    hints: its network, datadir and config file where they are not the defaults (absolute
+    paths, for a shell in another directory; quoted for the shell)."""
+    net = node.config.params.name
+    flags = [] if net == DEFAULT_NETWORK else ["--network", net]
+    datadir = node.config.datadir.absolute()
+    if datadir != default_datadir(net).absolute():
+        flags += ["--datadir", str(datadir)]
+    if config_file is not None and config_file.absolute() != datadir / CONFIG_FILE_NAME:
+        flags += ["--config", str(config_file.absolute())]
+    return "".join(f" {shlex.quote(flag)}" for flag in flags)

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -159,13 +160,18 @@ def test_generate_without_a_miner_address_pays_the_nodes_miner_key(tmp_path, gen
 
 
 # -- the welcome banner of `run` -------------------------------------------------------------------
-def _welcome(capsys, rest_address: tuple[str, int]) -> str:
-    """The banner `run` prints for a regtest node whose API listens on ``rest_address``."""
+def _welcome(capsys, rest_address: tuple[str, int], datadir: Path = Path("/d"),
+             config_file: Path | None = None, network: str = "regtest") -> str:
+    """The banner `run` prints for a node whose API listens on ``rest_address``."""
     node = SimpleNamespace(rest_address=rest_address,
-                           config=SimpleNamespace(params=get_params("regtest"),
-                                                  datadir=Path("/d")))
-    _print_welcome(node)  # type: ignore[arg-type]  # the banner reads only these attributes
+                           config=SimpleNamespace(params=get_params(network), datadir=datadir))
+    _print_welcome(node, config_file)  # type: ignore[arg-type]  # reads only these attributes
     return capsys.readouterr().err
+
+
+def _hints(text: str) -> list[str]:
+    """The commands the banner suggests."""
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("minicash-node")]
 
 
 @pytest.mark.parametrize(("bound", "url"), [
@@ -181,6 +187,37 @@ def test_the_welcome_banner_shows_urls_a_browser_and_curl_can_open(capsys, bound
     assert f"curl {url}/rest/chaininfo.json" in text
     assert f"API spec     {url}/openapi.json" in text
     assert text.count("http://") == text.count(url), text  # no other spelling anywhere
+
+
+def test_the_welcome_hints_leave_out_the_default_datadir_and_config_file(
+        capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICASH_HOME", str(tmp_path))
+    datadir = tmp_path / "regtest"
+    text = _welcome(capsys, ("127.0.0.1", 18443), datadir, datadir / "minicash.toml")
+    assert _hints(text) == ["minicash-node status", "minicash-node generate 10"]
+    devnet = tmp_path / "devnet"
+    text = _welcome(capsys, ("127.0.0.1", 28443), devnet, network="devnet")
+    assert _hints(text) == ["minicash-node status --network devnet",
+                            "minicash-node generate 10 --network devnet"]
+
+
+def test_the_welcome_hints_name_another_datadir_and_config_file_quoted_for_the_shell(
+        capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICASH_HOME", str(tmp_path / "home"))
+    datadir, config = tmp_path / "my node", tmp_path / "it's.toml"
+    text = _welcome(capsys, ("127.0.0.1", 18443), datadir, config)
+    flags = f"--datadir '{datadir}' --config '{tmp_path}/it'\"'\"'s.toml'"
+    assert _hints(text) == [f"minicash-node status {flags}",
+                            f"minicash-node generate 10 {flags}"]
+    # The shell gives the client command the node's own datadir and file.
+    assert shlex.split(_hints(text)[0])[2:] == ["--datadir", str(datadir),
+                                                "--config", str(config)]
+    # A config file in the datadir is found without --config; a relative datadir is made
+    # absolute, for a shell started elsewhere.
+    monkeypatch.chdir(tmp_path)
+    text = _welcome(capsys, ("127.0.0.1", 18443), Path("my node"),
+                    Path("my node") / "minicash.toml")
+    assert _hints(text)[0] == f"minicash-node status --datadir '{datadir}'"
 
 
 @pytest.mark.parametrize("seconds", ["-1", "nan", "inf", "86401"])

@@ -395,7 +395,7 @@ def captured_run(monkeypatch):
     """`run` up to the point of starting the node: the NodeConfig it built, and a log line."""
     seen = []
 
-    async def fake_run_node(config):
+    async def fake_run_node(config, config_file=None):
         seen.append(config)
         logging.getLogger("minicash").info("fake node ran")
 

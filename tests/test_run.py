@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -210,6 +211,30 @@ def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_pa
         assert status.exit_code == 0 and "height   0" in status.output, status.output
         stopped = runner.invoke(main, ["stop", "--datadir", str(datadir)])
         assert stopped.exit_code == 0 and "node stopping" in stopped.output, stopped.output
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(tmp_path,
+                                                                              monkeypatch):
+    """A datadir and config file elsewhere than the defaults: the hinted command, typed as
+    printed, finds the node's settings and reaches it."""
+    for name in list(os.environ):
+        if name.startswith("MINICASH_"):
+            monkeypatch.delenv(name)
+    datadir, config = tmp_path / "my node", tmp_path / "my settings.toml"
+    config.write_text(f'rest-bind = "127.0.0.1:{free_port()}"\n')
+    proc = _start(datadir, "--config", str(config), "--no-listen", rest_bind_flag=False)
+    try:
+        (hint,) = _wait_for_lines(proc, "minicash-node status", 1)
+        command = shlex.split(hint)
+        assert command[0] == "minicash-node", hint
+        status = CliRunner().invoke(main, command[1:])
+        assert status.exit_code == 0 and "height   0" in status.output, (hint, status.output)
+        stopped = CliRunner().invoke(main, ["stop", *command[2:]])
+        assert stopped.exit_code == 0, stopped.output
         assert proc.wait(timeout=20) == 0
     finally:
         if proc.poll() is None:
