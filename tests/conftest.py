@@ -1,10 +1,25 @@
-"""Suite-wide pytest hooks: a per-file tally of Bitcoin's conformance vectors."""
+"""Suite-wide pytest hooks and fixtures: a per-file tally of Bitcoin's conformance vectors,
+the mempool tests' chain (``env``, ``prepared``) and ``no_minicash_env``. Plain helpers shared
+by test modules live in modules of their own (``tests/ports.py``, ``tests/chain/builder.py``)."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter, defaultdict
 
+import pytest
+
 from tests.pool_env import env, prepared  # noqa: F401  (shared fixtures)
+
+
+@pytest.fixture
+def no_minicash_env(monkeypatch):
+    """No MINICASH_* variable in os.environ (nor in the processes a test starts), so the
+    settings a test gives are the only ones."""
+    for name in list(os.environ):
+        if name.startswith("MINICASH_"):
+            monkeypatch.delenv(name)
+
 
 # Test functions that run one conformance vector each -> the vector file they read.
 VECTOR_TESTS = {

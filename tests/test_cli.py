@@ -1,6 +1,5 @@
 """The command-line entry points."""
 
-import os
 import re
 import shlex
 import subprocess
@@ -20,7 +19,7 @@ from node.consensus.params import get_params
 from node.cookie import write_cookie
 from wallet.cli import main as wallet_main
 
-from .test_run import free_port
+from .ports import free_port
 
 
 def test_node_info_shows_the_genesis_built_from_parameters():
@@ -74,13 +73,6 @@ def test_the_client_url_defaults_to_the_networks_rest_port(tmp_path):
     assert connect_url(settings.rest_bind) == "http://127.0.0.1:18443"
     settings = load_settings({"network": "devnet", "datadir": tmp_path}, {})
     assert connect_url(settings.rest_bind) == "http://127.0.0.1:28443"
-
-
-@pytest.fixture
-def no_minicash_env(monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("MINICASH_"):
-            monkeypatch.delenv(name)
 
 
 def _tried(args: list[str], env: dict[str, str] | None = None) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from node.cookie import (
     remove_cookie,
     write_cookie,
 )
+
+from .ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HEX = set("0123456789abcdef")
@@ -119,24 +120,17 @@ def test_check_authorization_never_accepts_an_empty_token():
 
 # -- a real node ---------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_running_node_holds_a_cookie_and_removes_it_on_sigterm(tmp_path):
+def test_running_node_holds_a_cookie_and_removes_it_on_sigterm(tmp_path, no_minicash_env):
     datadir = tmp_path / "n"
     datadir.mkdir()
     cookie = datadir / COOKIE_FILE
     cookie.write_text("stale cookie of a node that was killed")
     log_file = tmp_path / "logs" / "node.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MINICASH_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "node", "run", "--datadir", str(datadir),
          "--rest-bind", f"127.0.0.1:{free_port()}", "--p2p-bind", f"127.0.0.1:{free_port()}",
          "--no-listen", "--log-file", str(log_file)],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         assert proc.stderr is not None

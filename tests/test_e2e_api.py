@@ -16,7 +16,8 @@ from node.consensus.primitives import BlockHeader, OutPoint, TxOut
 from node.consensus.serialize import ByteReader
 
 from .chain.builder import BlockMaker
-from .test_run import _start, _wait_for_lines, free_port
+from .ports import free_port
+from .test_run import _start, _wait_for_lines
 
 
 class Http:

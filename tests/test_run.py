@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,13 +18,9 @@ from click.testing import CliRunner
 
 from node.cli import main
 
+from .ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(datadir: Path, *args: str, rest_port: int | None = None,
@@ -192,12 +187,10 @@ def test_client_subcommands_talk_to_a_running_node(tmp_path):
     assert gone.exit_code == 1 and "cannot reach the node" in gone.output
 
 
-def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_path, monkeypatch):
+def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_path,
+                                                                          no_minicash_env):
     """The node runs with rest-bind in <datadir>/minicash.toml: the client commands, given only
     the datadir, talk to it there, as bitcoin-cli finds -rpcport in bitcoin.conf."""
-    for name in list(os.environ):
-        if name.startswith("MINICASH_"):
-            monkeypatch.delenv(name)
     datadir = tmp_path / "n"
     datadir.mkdir()
     port = free_port()
@@ -218,12 +211,9 @@ def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_pa
 
 
 def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(tmp_path,
-                                                                              monkeypatch):
+                                                                              no_minicash_env):
     """A datadir and config file elsewhere than the defaults: the hinted command, typed as
     printed, finds the node's settings and reaches it."""
-    for name in list(os.environ):
-        if name.startswith("MINICASH_"):
-            monkeypatch.delenv(name)
     datadir, config = tmp_path / "my node", tmp_path / "my settings.toml"
     config.write_text(f'rest-bind = "127.0.0.1:{free_port()}"\n')
     proc = _start(datadir, "--config", str(config), "--no-listen", rest_bind_flag=False)

@@ -20,8 +20,9 @@ from node.consensus.params import COIN, REGTEST
 from node.consensus.primitives import OutPoint, TxOut
 
 from ..chain.builder import Wallet
+from ..ports import free_port
 from ..test_e2e_api import Http
-from ..test_run import ROOT, _start, _wait_for_lines, free_port
+from ..test_run import ROOT, _start, _wait_for_lines
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags that keep Chromium from phoning home and from needing a sandbox or a GPU.

@@ -14,7 +14,7 @@ from node.consensus.params import REGTEST
 from wallet.cli import main
 from wallet.esplora import check_url
 
-from ..test_run import free_port
+from ..ports import free_port
 
 PAYEE = script_to_address(p2wpkh_script(bytes(range(20))), REGTEST)
 

@@ -15,7 +15,8 @@ from node.client import NodeClient
 from node.consensus.params import COIN
 from wallet.cli import main
 
-from ..test_run import _start, _wait_for_lines, free_port
+from ..ports import free_port
+from ..test_run import _start, _wait_for_lines
 
 
 class WalletCli:
