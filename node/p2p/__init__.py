@@ -19,7 +19,8 @@ Notes on the agreed interfaces:
   one) as its own source; ``connected()`` refreshes a live peer's time (Core: Connected);
   ``remove()``, ``info()``, ``new_count``/``tried_count``; ``routable_only=True`` refuses
   private/local addresses (mainnet), off by default so nodes on one host can gossip.
-  ``add()`` sanitises times itself; pass ``penalty=2 * 3600`` for gossip, as Core does.
+  ``add()`` takes times as given and only ages them by ``penalty`` (``2 * 3600`` for gossip, as
+  Core's AddrMan::Add); gossip fixes implausible times first, as Core's ProcessMessage does.
 - ``BanMan`` extras: ``ban(subnet, seconds, absolute=False)`` only ever extends a ban (Core);
   ``clear()``; ``sweep()``; invalid subnets raise ValueError with a reason. Discouragement is
   persisted too (bounded to 50,000 hosts). Both classes accept a path or a shared ``Database``.

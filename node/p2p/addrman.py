@@ -37,7 +37,6 @@ from .netaddr import (
     host_to_ip16,
     ip16_to_host,
     is_routable,
-    sanitised_addr_time,
 )
 
 NEW_CAPACITY = 16_384
@@ -291,19 +290,20 @@ class AddrMan:
     def add(self, addrs: Iterable[NetAddr], source: str, penalty: int = 0) -> int:
         """Learn addresses that ``source`` (a host) told us; returns how many were new.
 
-        Times are sanitised as Core does for addr messages (before 1973 or over 10 minutes ahead
-        -> 5 days ago) and aged by ``penalty`` seconds (Core passes 2 hours for gossip) unless
-        the address is the source's own. Known addresses get the newer time and more services;
-        their source and failure counts stay (Core: AddrManImpl::AddSingle)."""
+        Times are taken as given, aged by ``penalty`` seconds (Core passes 2 hours for gossip)
+        unless the address is the source's own (Core: AddrMan::Add's nTimePenalty). Implausible
+        times are the caller's to fix, as Core's ProcessMessage does before calling Add: gossip
+        does (``gossip.sanitised_addr_time``); here one over 10 minutes ahead is terrible.
+        Known addresses get the newer time and more services; their source and failure counts
+        stay (Core: AddrManImpl::AddSingle)."""
         now = int(self._clock())
         src_group = _source_group(source)
         added = 0
         for addr in addrs:
             if addr.port == 0 or (self.routable_only and not is_routable(addr.host)):
                 continue
-            t = sanitised_addr_time(addr.time, now)
             own = addr.host == source
-            t = max(0, t - (0 if own else penalty))
+            t = max(0, addr.time - (0 if own else penalty))
             info = self._entries.get(addr.key)
             if info is not None:
                 # Core: refresh the time only when it moved on by more than the update interval.

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 from .messages import MAX_ADDR_TO_SEND, OUR_SERVICES, Addr, AddrV2, GetAddr
-from .netaddr import NetAddr, is_routable, sanitised_addr_time
+from .netaddr import NetAddr, is_routable
 from .peer import Peer
 
 log = logging.getLogger("minicash.p2p")
@@ -37,6 +37,12 @@ FRESH_ADDR_AGE = 600  # Core: only addresses seen in the last 10 minutes are rel
 # Core: ProcessMessage passes 2h as AddrMan::Add's time penalty for addresses from addr/addrv2.
 ADDR_TIME_PENALTY = 2 * 3600
 SMALL_TABLE = 64  # ours: up to this many known addresses, getaddr gets them all
+# Core's ProcessMessage (ADDR/ADDRV2): a time before 1973 or over 10 minutes ahead is replaced by
+# five days ago, here and only here; the address manager takes times as given (AddrMan::Add only
+# applies the penalty). Core has no names for these numbers.
+MIN_SANE_ADDR_TIME = 100_000_000
+ADDR_FUTURE_SLACK = 600
+UNKNOWN_ADDR_TIME_AGE = 5 * 86400
 
 
 class AddrGossip:
@@ -104,7 +110,7 @@ class AddrGossip:
             if addr.port == 0 or addr.host in ("0.0.0.0", "::"):
                 continue
             t = sanitised_addr_time(addr.time, now)
-            if t != addr.time:
+            if t != addr.time:  # the fixed time is relayed and stored, as in Core
                 addr = NetAddr(addr.services, addr.host, addr.port, t)
             peer.known_addrs.add(_key(addr))
             accepted.append(addr)
@@ -138,6 +144,14 @@ class AddrGossip:
         for a in addrs:
             peer.known_addrs.add(_key(a))
         self.send_addrs(peer, addrs)
+
+
+def sanitised_addr_time(t: int, now: int) -> int:
+    """An address's claimed last-seen time, or "five days ago" if it is implausible (Core:
+    ``addr.nTime = current_a_time - 5 * 24h`` in ProcessMessage's ADDR handling)."""
+    if t <= MIN_SANE_ADDR_TIME or t > now + ADDR_FUTURE_SLACK:
+        return now - UNKNOWN_ADDR_TIME_AGE
+    return t
 
 
 def _key(addr: NetAddr) -> bytes:

@@ -29,11 +29,6 @@ BIP155_ADDR_SIZES = {BIP155_IPV4: 4, BIP155_IPV6: 16, BIP155_TORV3: 32, BIP155_I
                      BIP155_CJDNS: 16}
 MAX_ADDRV2_SIZE = 512  # Core: MAX_ADDRV2_SIZE (netaddress.h)
 
-# net_processing.cpp: an addr time before 1973 or over 10 minutes ahead is replaced by 5 days ago.
-MIN_SANE_ADDR_TIME = 100_000_000
-ADDR_FUTURE_SLACK = 600
-UNKNOWN_ADDR_TIME_AGE = 5 * 86400
-
 _V1_ADDR = struct.Struct("<Q16s")  # services, ip; the port follows big-endian
 _PORT = struct.Struct(">H")
 _TIME = struct.Struct("<I")
@@ -74,14 +69,6 @@ def canonical_host(host: str) -> str:
     canon = ip16_to_host(host_to_ip16(host))
     _, sep, scope = host.partition("%")
     return f"{canon}%{scope}" if sep and ":" in canon else canon
-
-
-def sanitised_addr_time(t: int, now: int) -> int:
-    """An address's claimed last-seen time, or "five days ago" if it is implausible (Core's
-    addr handling in ProcessMessage); gossip and the address manager both apply it."""
-    if t <= MIN_SANE_ADDR_TIME or t > now + ADDR_FUTURE_SLACK:
-        return now - UNKNOWN_ADDR_TIME_AGE
-    return t
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,14 +59,14 @@ def test_add_counts_only_new_addresses(make):
     assert a.info("11.0.0.1", 8333).source == "50.0.0.1"
 
 
-def test_gossiped_times_are_sanitised_and_penalised(make):
+def test_add_takes_times_as_given_and_only_applies_the_penalty(make):
+    # Core: AddrMan::Add applies nTimePenalty and nothing else; implausible times are fixed
+    # before it is called (ProcessMessage; here gossip: see test_gossip), never twice.
     a = make()
-    a.add([addr(1, t=NOW + 3600), addr(2, t=50), addr(3, t=NOW - 100)], "50.0.0.1",
+    a.add([addr(1, t=NOW + 3600), addr(2, t=5000), addr(3, t=NOW - 100)], "50.0.0.1",
           penalty=7200)
-    # Over 10 minutes ahead or before 1973: replaced by 5 days ago (Core's ProcessMessage),
-    # then the 2 hour gossip penalty.
-    assert a.info("11.0.0.1", 8333).time == NOW - 5 * DAY - 7200
-    assert a.info("11.0.0.2", 8333).time == NOW - 5 * DAY - 7200
+    assert a.info("11.0.0.1", 8333).time == NOW + 3600 - 7200
+    assert a.info("11.0.0.2", 8333).time == 0  # never below zero (Core: std::max(0, ...))
     assert a.info("11.0.0.3", 8333).time == NOW - 100 - 7200
 
 

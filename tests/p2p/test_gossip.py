@@ -34,3 +34,36 @@ def test_relayed_addresses_are_aged_two_hours_but_the_senders_own_is_not(tmp_pat
             assert own.time == seen  # a self-announcement is not penalised
     finally:
         addrman.close()
+
+
+def test_implausible_times_become_five_days_ago_before_relay_and_storage(tmp_path):
+    """Core's ProcessMessage: a time before 1973 or over 10 minutes ahead is replaced by five
+    days ago, which is what decides relay (not fresh) and what AddrMan::Add then ages by 2 h."""
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        peers: dict = {}
+        gossip = AddrGossip(addrman, peers, lambda: None)
+        sent: list = []
+        relayed: list = []
+        peer = SimpleNamespace(id=1, host=PEER, port=8333, inbound=False, send=sent.append,
+                               known_addrs=KnownSet(), send_addrv2=True)
+        other = SimpleNamespace(id=2, host="11.9.0.1", port=8333, inbound=True,
+                                send=relayed.append, known_addrs=KnownSet(), send_addrv2=True,
+                                established=True, closed=False)
+        peers.update({1: peer, 2: other})
+        gossip.peer_established(peer)  # type: ignore[arg-type]
+        before = int(time.time())
+        asyncio.run(gossip.on_addr(peer, AddrV2((  # type: ignore[arg-type]
+            NetAddr(9, "11.1.0.1", 8333, before + 3600),  # an hour ahead
+            NetAddr(9, "11.1.0.2", 8333, 50),  # 1970
+            NetAddr(9, "11.1.0.3", 8333, before - 60)))))  # fresh
+        after = int(time.time())
+        for host in ("11.1.0.1", "11.1.0.2"):
+            info = addrman.info(host, 8333)
+            assert info is not None
+            assert before - 5 * 86400 - 7200 <= info.time <= after - 5 * 86400 - 7200
+        fresh = addrman.info("11.1.0.3", 8333)
+        assert fresh is not None and fresh.time == before - 60 - 7200
+        assert [a.host for m in relayed for a in m.addrs] == ["11.1.0.3"]
+    finally:
+        addrman.close()
