@@ -324,6 +324,8 @@ class BlockSync:
         if raw is None:
             return False
         if not item.type & MSG_WITNESS_FLAG:
+            # Core (ProcessGetBlockData): MSG_BLOCK is answered without witness data
+            # (TX_NO_WITNESS), MSG_WITNESS_BLOCK with it, as stored.
             raw = from_bytes(Block, raw).serialize(witness=False)  # parse what we read, not re-read
         peer.send_raw("block", raw)
         return True
