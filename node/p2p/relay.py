@@ -76,12 +76,16 @@ class TxRelay:
 
     def __init__(self, mempool: Mempool, peers: dict[int, Peer],
                  submit_tx: Callable[[Tx], Awaitable[MempoolEntry]],
+                 punish: Callable[[int, str], None],
                  is_whitelisted: Callable[[Peer], bool],
                  may_ask_mempool: Callable[[Peer], bool],
                  rng: random.Random | None = None) -> None:
         self.mempool = mempool
         self.peers = peers
         self.submit_tx = submit_tx
+        # (peer id, reason): an orphan it sent turned out invalid once its parent came. That is
+        # found in the parent sender's handler, where raising Misbehaving would hit the wrong peer.
+        self.punish = punish
         self.is_whitelisted = is_whitelisted
         self.may_ask_mempool = may_ask_mempool
         self.rng = rng or random.Random()
@@ -282,16 +286,15 @@ class TxRelay:
         queue = [parent]
         while queue:
             for child in self.orphanage.children_of(queue.pop()):
-                owner = self.peers.get(self.orphanage.orphans[child.wtxid].peer)
+                owner_id = self.orphanage.orphans[child.wtxid].peer
                 self.orphanage._erase(child.wtxid)
                 try:
                     await self.submit_tx(child)
                 except ValidationError as e:
                     try:
-                        self._refused(owner, child, e)
-                    except Misbehaving as m:
-                        if owner is not None:
-                            owner.owner.on_misbehaving(owner, str(m))
+                        self._refused(self.peers.get(owner_id), child, e)
+                    except Misbehaving as m:  # raised only for a sender still connected
+                        self.punish(owner_id, str(m))
                     continue
                 queue.append(child)
 

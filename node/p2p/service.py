@@ -119,8 +119,8 @@ class P2PService:
         self.banman = BanMan(self._db)
         self.sync = BlockSync(chain, self.peers, node.submit_block, self._punish,
                               cfg.sync_timeouts)
-        self.relay = TxRelay(mempool, self.peers, node.submit_tx, self.is_whitelisted,
-                             self.may_ask_mempool)
+        self.relay = TxRelay(mempool, self.peers, node.submit_tx, self._punish,
+                             self.is_whitelisted, self.may_ask_mempool)
         bind = cfg.bind or ("0.0.0.0", self.params.default_port)
         self.connman = ConnectionManager(
             connect_peer=self._dial, accept_peer=self._accept, peers=self.peers,

@@ -12,7 +12,7 @@ import pytest
 from node.chain.index import BlockIndex
 from node.consensus.params import REGTEST
 from node.consensus.pow import check_proof_of_work
-from node.consensus.primitives import BlockHeader
+from node.consensus.primitives import BlockHeader, OutPoint, TxOut
 from node.p2p.messages import (
     MAX_INV_SZ,
     MSG_TX,
@@ -23,6 +23,7 @@ from node.p2p.messages import (
     Inv,
     InvItem,
     Ping,
+    TxMsg,
     Verack,
     WtxidRelay,
 )
@@ -35,6 +36,7 @@ from .framework import (
     WALLET,
     Network,
     build_chain,
+    spend_coinbase,
     start_service,
     stop_services,
     until,
@@ -393,5 +395,42 @@ def test_one_rule_punishes_misbehaviour_whichever_path_found_it(tmp_path):
             assert node.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
         finally:
             await stop_services(node, remote, noban)
+
+    asyncio.run(main())
+
+
+def test_an_orphan_found_invalid_when_its_parent_comes_gets_its_sender_punished(tmp_path):
+    """The orphan's sender, not the parent's, is disconnected and discouraged (relay's punish
+    callback into the service's one rule), though the verdict comes while handling the
+    parent's ``tx`` from another peer."""
+    blocks = build_chain(tmp_path / "n", 101)
+    parent = spend_coinbase(blocks[0])
+    value = parent.vout[0].value
+    # Spends more than its input: bad-txns-in-belowout, a consensus failure, once the input
+    # is known; until then it is an orphan.
+    child = WALLET.spend([(OutPoint(parent.txid, 0), value)],
+                         [TxOut(value + 1, WALLET.script_pubkey)])
+
+    async def main() -> None:
+        service = await start_service(tmp_path / "n")
+        host, port = service.listen_address  # type: ignore[misc]
+        try:
+            orphan_sender, parent_sender = WireClient(), WireClient()
+            for client in (orphan_sender, parent_sender):
+                await (await client.connect(host, port)).handshake(start_height=101)
+            orphan_sender.send(TxMsg(child))
+            getdata = await orphan_sender.expect("getdata", 5)  # the missing parent
+            assert [i.hash for i in getdata.items] == [parent.txid]  # type: ignore[attr-defined]
+            parent_sender.send(TxMsg(parent))
+            assert await orphan_sender.wait_closed(5)
+            await orphan_sender.close()
+            parent_sender.send(Ping(9))
+            assert (await parent_sender.expect("pong", 5)).nonce == 9  # type: ignore[attr-defined]
+            assert parent.txid in service.node.mempool.entries  # type: ignore[union-attr]
+            assert child.wtxid not in service.relay.orphanage  # type: ignore[union-attr]
+            assert service.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+            await parent_sender.close()
+        finally:
+            await stop_services(service)
 
     asyncio.run(main())
