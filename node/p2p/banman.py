@@ -9,8 +9,11 @@ Two lists, as in Bitcoin Core's BanMan:
   keeps these in a rolling bloom filter of 50,000 entries that forgets with age; here they are a
   bounded map with an expiry, written to disk too so a restart does not forgive an attacker.
 
-Hosts are compared in canonical form: an IPv4-mapped IPv6 peer matches an IPv4 ban.
-Pure code: no asyncio; the clock is injectable.
+Hosts are compared in canonical form: an IPv4-mapped IPv6 peer matches an IPv4 ban, and an
+IPv6 scope id is dropped, so a ban or discouragement of ``fe80::1`` is one of ``fe80::1%eth0``
+and the other way round (Core: CNetAddr's operator==/< and CSubNet::Match compare the network
+and the address bytes, never m_scope_id; BanMan keys its map by CSubNet and discourages by
+GetAddrBytes). Pure code: no asyncio; the clock is injectable.
 """
 
 from __future__ import annotations
@@ -38,26 +41,43 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 def parse_subnet(text: str) -> Network:
     """A host ("1.2.3.4", "::1") or a CIDR subnet ("10.0.0.0/8"), canonical. ValueError if not.
 
-    An IPv4-mapped IPv6 host or subnet is turned into its IPv4 form."""
+    An IPv4-mapped IPv6 host or subnet is turned into its IPv4 form; an IPv6 scope id
+    ("fe80::1%eth0") is dropped."""
     try:
         net = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise ValueError(f"not an IP address or subnet: {text!r}") from None
-    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96:
-        mapped = net.network_address.ipv4_mapped
-        if mapped is not None:
-            return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+    if isinstance(net, ipaddress.IPv6Network):
+        if net.prefixlen >= 96:
+            mapped = net.network_address.ipv4_mapped
+            if mapped is not None:
+                return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+        if net.network_address.scope_id is not None:
+            return ipaddress.IPv6Network((int(net.network_address), net.prefixlen))
     return net
 
 
 def parse_host(host: str) -> Address:
+    """An IP address, canonical as :func:`parse_subnet` makes it: IPv4-mapped IPv6 as IPv4, no
+    IPv6 scope id. ValueError if not an IP."""
     try:
         ip = ipaddress.ip_address(host.strip())
     except ValueError:
         raise ValueError(f"not an IP address: {host!r}") from None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.scope_id is not None:
+            return ipaddress.IPv6Address(int(ip))
     return ip
+
+
+def _ban_key(net: Network) -> bytes:
+    return _BAN_PREFIX + str(net).encode()
+
+
+def _discouraged_key(ip: Address) -> bytes:
+    return _DISCOURAGED_PREFIX + str(ip).encode()
 
 
 class BanMan:
@@ -70,11 +90,33 @@ class BanMan:
         self._clock = clock
         self._bans: dict[Network, tuple[int, int]] = {}  # subnet -> (created, until)
         self._discouraged: dict[Address, int] = {}  # host -> until, oldest first
+        # Records written before scope ids were dropped ("bfe80::1%eth0/128") are read in
+        # canonical form, merged with any twin (the later end wins) and rewritten under it.
+        stale: list[bytes] = []
         for key, value in self.db.iterate(_BAN_PREFIX):
-            self._bans[self._decode_net(key)] = self._decode_times(key, value)
+            net, times = self._decode_net(key), self._decode_times(key, value)
+            old = self._bans.get(net)
+            if old is None or times[1] > old[1]:
+                self._bans[net] = times
+            if key != _ban_key(net):
+                stale.append(key)
+        discouraged_times: dict[Address, tuple[int, int]] = {}
         for key, value in self.db.iterate(_DISCOURAGED_PREFIX):
-            self._discouraged[parse_host(key[1:].decode())] = self._decode_times(key, value)[1]
-        self._discouraged = dict(sorted(self._discouraged.items(), key=lambda kv: kv[1]))
+            ip, times = parse_host(key[1:].decode()), self._decode_times(key, value)
+            if ip not in discouraged_times or times[1] > discouraged_times[ip][1]:
+                discouraged_times[ip] = times
+            if key != _discouraged_key(ip):
+                stale.append(key)
+        self._discouraged = {ip: t[1] for ip, t in
+                             sorted(discouraged_times.items(), key=lambda kv: kv[1][1])}
+        if stale:
+            with self.db.batch(sync=True) as b:
+                for key in stale:
+                    b.delete(key)
+                for net, times in self._bans.items():
+                    b.put(_ban_key(net), _TIMES.pack(*times))
+                for ip, times in discouraged_times.items():
+                    b.put(_discouraged_key(ip), _TIMES.pack(*times))
         self.sweep()
 
     def _decode_net(self, key: bytes) -> Network:
@@ -101,20 +143,20 @@ class BanMan:
         if old is not None and old[1] >= until:
             return
         self._bans[net] = (now, until)
-        self.db.put(_BAN_PREFIX + str(net).encode(), _TIMES.pack(now, until), sync=True)
+        self.db.put(_ban_key(net), _TIMES.pack(now, until), sync=True)
 
     def unban(self, subnet: str) -> bool:
         net = parse_subnet(subnet)
         if self._bans.pop(net, None) is None:
             return False
-        self.db.delete(_BAN_PREFIX + str(net).encode(), sync=True)
+        self.db.delete(_ban_key(net), sync=True)
         return True
 
     def clear(self) -> None:
         """Lift every ban (Core: clearbanned); discouragement stays."""
         with self.db.batch(sync=True) as b:
             for net in self._bans:
-                b.delete(_BAN_PREFIX + str(net).encode())
+                b.delete(_ban_key(net))
         self._bans.clear()
 
     def is_banned(self, host: str) -> bool:
@@ -137,12 +179,11 @@ class BanMan:
         self._discouraged.pop(ip, None)  # re-inserted last: the map stays oldest first
         self._discouraged[ip] = until
         with self.db.batch() as b:
-            b.put(_DISCOURAGED_PREFIX + str(ip).encode(), _TIMES.pack(until - DISCOURAGE_TIME,
-                                                                     until))
+            b.put(_discouraged_key(ip), _TIMES.pack(until - DISCOURAGE_TIME, until))
             while len(self._discouraged) > MAX_DISCOURAGED:
                 oldest = next(iter(self._discouraged))
                 del self._discouraged[oldest]
-                b.delete(_DISCOURAGED_PREFIX + str(oldest).encode())
+                b.delete(_discouraged_key(oldest))
 
     def is_discouraged(self, host: str) -> bool:
         until = self._discouraged.get(parse_host(host))
@@ -159,10 +200,10 @@ class BanMan:
         with self.db.batch() as b:
             for net in expired:
                 del self._bans[net]
-                b.delete(_BAN_PREFIX + str(net).encode())
+                b.delete(_ban_key(net))
             for ip in gone:
                 del self._discouraged[ip]
-                b.delete(_DISCOURAGED_PREFIX + str(ip).encode())
+                b.delete(_discouraged_key(ip))
 
     def close(self) -> None:
         if self._owns_db:

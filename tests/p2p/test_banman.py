@@ -159,3 +159,61 @@ def test_a_corrupted_ban_record_names_the_database(tmp_path):
     db.close()
     with pytest.raises(StorageError, match="corrupted"):
         BanMan(tmp_path / "bans")
+
+
+# -- IPv6 scope ids (Core: CNetAddr and CSubNet compare without m_scope_id) -----------------------
+@pytest.mark.parametrize("banned, peer, again, listed", [
+    ("fe80::1", "fe80::1%eth0", "fe80::1%eth1", "fe80::1/128"),
+    ("fe80::1%eth0", "fe80::1", "fe80::1%2", "fe80::1/128"),
+    ("fe80::1%eth0", "fe80::1%eth1", "fe80::1", "fe80::1/128"),
+    ("fe80::%eth0/64", "fe80::7%eth1", "fe80::/64", "fe80::/64"),
+])
+def test_a_ban_ignores_ipv6_scope_ids(bans, banned, peer, again, listed):
+    bans.ban(banned)
+    assert bans.is_banned(peer)
+    bans.ban(again, 2 * 86400)  # the same ban, extended, not a second one
+    assert [(x["address"], x["banned_until"]) for x in bans.list_bans()] == [
+        (listed, NOW + 2 * 86400)]
+    assert bans.unban(again)
+    assert not bans.is_banned(peer) and bans.list_bans() == []
+
+
+@pytest.mark.parametrize("bad, peer", [("fe80::1%eth0", "fe80::1"), ("fe80::1", "fe80::1%eth0"),
+                                       ("fe80::1%eth0", "fe80::1%eth1")])
+def test_discouragement_ignores_ipv6_scope_ids(tmp_path, clock, bad, peer):
+    b = BanMan(tmp_path / "bans", clock=clock)
+    b.discourage(bad)
+    assert b.is_discouraged(peer)
+    b.close()
+    b = BanMan(tmp_path / "bans", clock=clock)
+    try:
+        assert b.is_discouraged(peer)
+    finally:
+        b.close()
+    db = Database(tmp_path / "bans")
+    assert [k for k, _ in db.iterate(b"d")] == [b"dfe80::1"]
+    db.close()
+
+
+def test_scoped_records_of_an_older_version_are_rewritten_unscoped(tmp_path, clock):
+    db = Database(tmp_path / "bans")
+    db.put(b"bfe80::1%eth0/128", bm._TIMES.pack(NOW, NOW + 100))
+    db.put(b"bfe80::1/128", bm._TIMES.pack(NOW, NOW + 50))
+    db.put(b"dfe80::2%eth0", bm._TIMES.pack(NOW, NOW + 100))
+    db.close()
+    b = BanMan(tmp_path / "bans", clock=clock)
+    try:
+        assert b.list_bans() == [
+            {"address": "fe80::1/128", "ban_created": NOW, "banned_until": NOW + 100}]
+        assert b.is_discouraged("fe80::2")
+        assert b.unban("fe80::1")
+    finally:
+        b.close()
+    b = BanMan(tmp_path / "bans", clock=clock)  # the unban stuck: no scoped record came back
+    try:
+        assert b.list_bans() == [] and b.is_discouraged("fe80::2%eth3")
+    finally:
+        b.close()
+    db = Database(tmp_path / "bans")
+    assert [k for k, _ in db.iterate(b"")] == [b"dfe80::2"]
+    db.close()
