@@ -16,11 +16,18 @@ Bitcoin Core's AddrMan, simplified but keeping its defences and its selection bi
   getaddr with Core's limits (at most 23% of the table, at most 1000), terrible ones left out.
 
 Every change is written through to the database in one batch, so a restart keeps it all.
+Link-local IPv6 addresses (fe80::/10, scoped or not) are never stored: Core's AddrMan keeps no
+unroutable address (AddSingle: IsRoutable, which excludes RFC 4862's fe80::/64; Good_ ignores
+an address it does not hold), and its on-disk form (CNetAddr's BIP155 network id and bytes)
+has no room for the scope id that dialling one needs. We keep other unroutable addresses when
+``routable_only`` is off (a test network on one host), but a link-local one would come back
+from disk without its scope, undialable; gossip never carries a scope either.
 Pure code: no asyncio, no sockets; the clock and the random source are injectable.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 import struct
@@ -128,6 +135,13 @@ class AddrInfo:
                 f"attempts={self.attempts})")
 
 
+def storable(host: str) -> bool:
+    """Whether the address manager keeps ``host``: anything but a link-local IPv6 address or
+    one with a scope id (see the module docstring)."""
+    ip = ipaddress.ip_address(host)
+    return ip.version == 4 or not (ip.is_link_local or ip.scope_id is not None)
+
+
 def _db_key(host: str, port: int) -> bytes:
     return _KEY_PREFIX + host_to_ip16(host) + struct.pack(">H", port)
 
@@ -198,13 +212,18 @@ class AddrMan:
 
     # -- persistence -----------------------------------------------------------------------------
     def _load(self) -> None:
+        dropped = []
         for key, value in self.db.iterate(_KEY_PREFIX):
             try:
                 info = AddrInfo.decode(key, value)
             except (ValueError, struct.error, UnicodeDecodeError):
                 raise self.db.corrupted(f"address record {key.hex()}") from None
-            self._insert(info)
-        self._dirty.clear()
+            if storable(info.host):
+                self._insert(info)
+            else:  # a link-local address an older version stored, scope already lost
+                dropped.append(info.key)
+        self._dirty = dict.fromkeys(dropped)
+        self._flush()
 
     def _touch(self, info: AddrInfo) -> None:
         self._dirty[info.key] = info
@@ -300,7 +319,8 @@ class AddrMan:
         src_group = _source_group(source)
         added = 0
         for addr in addrs:
-            if addr.port == 0 or (self.routable_only and not is_routable(addr.host)):
+            if addr.port == 0 or not storable(addr.host) \
+                    or (self.routable_only and not is_routable(addr.host)):
                 continue
             own = addr.host == source
             t = max(0, addr.time - (0 if own else penalty))
@@ -334,7 +354,10 @@ class AddrMan:
 
     def good(self, host: str, port: int, services: int | None = None) -> None:
         """An outbound connection succeeded: the address moves to tried (Core: Good). An address
-        we did not know (a --connect peer) is added first, as its own source."""
+        we did not know (a --connect peer) is added first, as its own source, unless it is one
+        we never store (link-local: its --connect/--addnode entry is what redials it)."""
+        if not storable(host):
+            return
         now = int(self._clock())
         key = (canonical_host(host), port)
         info = self._entries.get(key)

@@ -97,6 +97,39 @@ def test_local_addresses_are_kept_when_allowed(make):
     assert make().add([NetAddr(1, "127.0.0.1", 18444, NOW)], "127.0.0.1") == 1
 
 
+def test_link_local_ipv6_addresses_are_never_stored(tmp_path, clock):
+    # Core: AddSingle refuses !IsRoutable (fe80::/64 is RFC 4862), Good_ ignores unknown
+    # addresses, and peers.dat has no scope id. Kept here, fe80::1%eth0 came back from disk
+    # as fe80::1, which cannot be dialled.
+    a = AddrMan(tmp_path / "peers", clock=clock)
+    assert a.add([NetAddr(9, "fe80::1%eth0", 18444, NOW), NetAddr(9, "fe80::2", 18444, NOW),
+                  NetAddr(9, "169.254.0.1", 18444, NOW), NetAddr(9, "fd00::1", 18444, NOW)],
+                 "10.0.0.9") == 2  # IPv4 link-local and ULA need no scope: kept
+    a.good("fe80::3%eth0", 18444, 9)  # a --connect peer: not added as its own source
+    a.attempt("fe80::3%eth0", 18444)
+    a.connected("fe80::3%eth0", 18444)
+    assert all(a.info(h, 18444) is None for h in ("fe80::1%eth0", "fe80::1", "fe80::2",
+                                                  "fe80::3%eth0", "fe80::3"))
+    a.close()
+    b = AddrMan(tmp_path / "peers", clock=clock)
+    try:
+        assert sorted(h for h, _ in b._entries) == ["169.254.0.1", "fd00::1"]
+    finally:
+        b.close()
+
+
+def test_link_local_records_of_an_older_version_are_dropped_on_open(tmp_path, clock):
+    db = Database(tmp_path / "peers")
+    info = am.AddrInfo("fe80::1", 18444, 9, NOW, "fe80::1", in_tried=True)
+    db.put(am._db_key("fe80::1", 18444), info.encode())
+    db.put(am._db_key("11.0.0.1", 8333), am.AddrInfo("11.0.0.1", 8333, 9, NOW, "1.2.3.4").encode())
+    a = AddrMan(db, clock=clock)
+    assert (len(a), a.tried_count) == (1, 0) and a.info("11.0.0.1", 8333) is not None
+    a.close()
+    assert [k for k, _ in db.iterate(b"a")] == [am._db_key("11.0.0.1", 8333)]
+    db.close()
+
+
 # -- one source cannot fill the table -------------------------------------------------------------
 def test_one_source_group_owns_at_most_a_sixteenth_of_new(make):
     a = make()
