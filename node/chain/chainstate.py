@@ -163,24 +163,29 @@ class ChainState:
         with Core's reject reason if the block is invalid. ``raw``, the block's serialization
         when the caller has it (from the wire or a file), saves serializing it again."""
         with _collector_paused():
-            return self._process_block(block, raw, None)
+            # A new tip is connected before the block's other checks: the helpers verify
+            # its signatures while this thread checks and stores the block.
+            ahead = self._start_connect_ahead(block.header)
+            if ahead is not None:
+                try:
+                    for pos, tx in enumerate(block.txs):
+                        ahead.add(pos, tx)
+                except BaseException:
+                    ahead.abandon()
+                    raise
+            return self._process_block(block, raw, ahead)
 
     def _process_block(self, block: Block, raw: bytes | None,
                        ahead: ConnectAhead | None) -> BlockIndex | None:
-        """``ahead``: the connection :meth:`process_raw_block` started while parsing."""
+        """``ahead``: the connection the caller started and fed the block's transactions,
+        or None when :meth:`_start_connect_ahead` declined (the block is connected after
+        its other checks, as usual)."""
         prev_hash = block.header.prev_hash
         if block.hash not in self.index and prev_hash not in self.index:
             if ahead is not None:
                 ahead.abandon()
             self._add_orphan(block)
             return None
-        if ahead is None:
-            # A new tip is connected before the block's other checks: the helpers verify
-            # its signatures while this thread checks and stores the block.
-            ahead = self._start_connect_ahead(block.header)
-            if ahead is not None:
-                for pos, tx in enumerate(block.txs):
-                    ahead.add(pos, tx)
         self._ahead = ahead
         try:
             self._keep_helpers_busy()

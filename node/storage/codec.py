@@ -224,16 +224,7 @@ def _txout_at(data: bytes, pos: int) -> tuple[TxOut, int]:
     value = decompress_amount(code)
     if value > _I64_MAX:
         raise DecodeError(f"compressed amount {code} does not fit a 64-bit signed value")
-    tag = data[pos] if pos < len(data) else 0
-    if N_SPECIAL_SCRIPTS <= tag < 0x80:  # a plain script shorter than 122 bytes, most coins
-        end = pos + 1 + tag - N_SPECIAL_SCRIPTS
-        if end > len(data):
-            raise DecodeError(f"truncated script at offset {pos}")
-        script = data[pos + 1:end]
-        pos = end
-    else:
-        script, pos = _script_at(data, pos)
-    # Decoded on every cache miss of block connection: slots filled directly.
+    script, pos = _script_at(data, pos)
     return make_txout(value, script), pos
 
 
