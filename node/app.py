@@ -97,7 +97,8 @@ class Node:
         self.mempool: Mempool | None = None
         self.fees: FeeEstimator | None = None
         self.searcher: PowSearcher | None = None
-        self.miner: Miner | None = None
+        self.miner: Miner | None = None  # made on first use, then kept (set_mining)
+        self._mining_lock = asyncio.Lock()
         self._expiry_task: asyncio.Task | None = None
         self.indexes: Indexes | None = None
         self.api_runner: web.AppRunner | None = None
@@ -132,8 +133,7 @@ class Node:
             log.info("indexes at %s", self.indexes.tip[::-1].hex() if self.indexes.tip else "-")
         self._expiry_task = asyncio.get_running_loop().create_task(self._expire_loop())
         if cfg.mine:
-            script, _ = miner_script(cfg)
-            await self.set_mining(True, script, cfg.mine_interval)
+            await self.set_mining(True)
         self.p2p = P2PService(cfg.params, self, cfg.datadir, P2PConfig(
             bind=cfg.p2p_bind, listen=cfg.listen, connect=list(cfg.connect),
             addnode=list(cfg.addnode), whitelist=list(cfg.whitelist)))
@@ -205,10 +205,12 @@ class Node:
         miner = self.miner
         if miner is None:
             return {"enabled": False, "blocks_found": 0, "interval": None, "address": None}
-        # A stopped miner's address and interval are what "on" will resume with.
+        # A stopped miner's address and interval are what "on" will resume with. A script
+        # without an address (set through the API as one) shows as hex, as the log has it.
+        script = miner.script_pubkey
         return {"enabled": miner.running, "blocks_found": miner.blocks_found,
                 "interval": miner.interval,
-                "address": script_to_address(miner.script_pubkey, self.config.params)}
+                "address": script_to_address(script, self.config.params) or script.hex()}
 
     def _searcher(self) -> PowSearcher:
         if self.searcher is None:
@@ -237,36 +239,38 @@ class Node:
 
     async def set_mining(self, enabled: bool, script: bytes | None = None,
                          interval: float | None = None) -> dict:
-        """Start, restart or stop the miner. A setting not given is the last miner's, so
-        mining switched off and on again pays the same address at the same pace; a stopped
-        miner is kept for that (and for its count of blocks found)."""
-        cfg = self.config
-        found = 0
-        if self.miner is not None:
-            await self.miner.stop()
-            script = script if script is not None else self.miner.script_pubkey
-            interval = interval if interval is not None else self.miner.interval
-            found = self.miner.blocks_found
-        if enabled:
-            if script is None:
-                script, _ = miner_script(cfg)
-            chain = self.chain
-            assert chain is not None
-            self.miner = Miner(chain, self.mempool, script, self._searcher(),
-                               interval=cfg.mine_interval if interval is None else interval,
-                               submit=self.submit_block)
-            self.miner.blocks_found = found
-            self.miner.start()
-            log.info("mining to %s with %d worker(s)%s",
-                     script_to_address(script, cfg.params) or script.hex(),
-                     self._searcher().workers,
-                     f", a block every {self.miner.interval:g} s" if self.miner.interval else "")
-        elif self.miner is not None:
-            # Settings sent with "off" are for the next "on".
-            self.miner.script_pubkey = script
-            self.miner.interval = interval
-            log.info("mining stopped")
-        return self.info()["mining"]
+        """Switch the miner on or off. A setting not given stays as it was (at first: the
+        configured miner address, else the miner key, and mine-interval), so mining switched
+        off and on again pays the same address at the same pace, and settings sent with
+        "off" are the next "on"'s. The node has one Miner for its life, stopped and started
+        under a lock: two requests at once cannot leave a second one running."""
+        async with self._mining_lock:
+            miner = self.miner
+            if miner is None:
+                if not enabled and script is None and interval is None:
+                    return self._mining_info()  # nothing to stop, nothing to keep
+                cfg = self.config
+                chain = self.chain
+                assert chain is not None
+                miner = self.miner = Miner(
+                    chain, self.mempool, script if script is not None else miner_script(cfg)[0],
+                    self._searcher(), interval=cfg.mine_interval if interval is None else interval,
+                    submit=self.submit_block)
+            else:
+                was_running = miner.running
+                await miner.stop()
+                if script is not None:
+                    miner.script_pubkey = script
+                if interval is not None:
+                    miner.interval = interval
+                if was_running and not enabled:
+                    log.info("mining stopped")
+            if enabled:
+                miner.start()
+                log.info("mining to %s with %d worker(s)%s", self._mining_info()["address"],
+                         self._searcher().workers,
+                         f", a block every {miner.interval:g} s" if miner.interval else "")
+            return self._mining_info()
 
     async def _expire_loop(self) -> None:
         while True:
