@@ -241,7 +241,9 @@ class TxRelay:
         if asked is None:
             peer.unrequested += 1
             if peer.unrequested > MAX_UNREQUESTED_TXS:
-                raise Misbehaving(f"{peer.unrequested} unrequested transactions")
+                # Counted afresh: a peer spared (noban, manual) is judged on what comes next.
+                count, peer.unrequested = peer.unrequested, 0
+                raise Misbehaving(f"{count} unrequested transactions")
         if tx.wtxid in self.mempool.by_wtxid or tx.wtxid in self.recent_rejects \
                 or tx.wtxid in self.orphanage:
             return

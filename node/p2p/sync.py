@@ -207,9 +207,12 @@ class BlockSync:
         if headers[0].prev_hash not in chain.index:
             # Probably an announcement of a block whose parent we lack: ask for the gap.
             peer.unconnecting_headers += 1
-            if peer.unconnecting_headers >= MAX_UNCONNECTING_HEADERS:
-                raise Misbehaving(f"{peer.unconnecting_headers} non-connecting headers")
+            # The gap is asked for even when the count is up: Core's Misbehaving does not stop
+            # the message's processing, and a peer spared (noban, manual) is counted afresh.
             self.send_getheaders(peer, self.best_header)
+            if peer.unconnecting_headers >= MAX_UNCONNECTING_HEADERS:
+                count, peer.unconnecting_headers = peer.unconnecting_headers, 0
+                raise Misbehaving(f"{count} non-connecting headers")
             return
         peer.known_blocks.update(h.hash for h in headers)
         try:
@@ -281,7 +284,8 @@ class BlockSync:
             # Core processes an unrequested block only if it would be a new tip.
             peer.unrequested += 1
             if peer.unrequested > MAX_UNREQUESTED_BLOCKS:
-                raise Misbehaving(f"{peer.unrequested} unrequested blocks")
+                count, peer.unrequested = peer.unrequested, 0  # a spared peer starts afresh
+                raise Misbehaving(f"{count} unrequested blocks")
             return
         try:
             index = await self.submit_block(block, msg.raw)

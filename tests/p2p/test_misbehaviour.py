@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -28,7 +29,7 @@ from node.p2p.messages import (
     WtxidRelay,
 )
 from node.p2p.peer import PeerTimeouts
-from node.p2p.sync import SyncTimeouts
+from node.p2p.sync import MAX_UNCONNECTING_HEADERS, SyncTimeouts
 from node.p2p.wire import frame
 
 from ..chain.builder import BlockMaker
@@ -432,5 +433,32 @@ def test_an_orphan_found_invalid_when_its_parent_comes_gets_its_sender_punished(
             await parent_sender.close()
         finally:
             await stop_services(service)
+
+    asyncio.run(main())
+
+
+def test_a_spared_peer_past_the_unconnecting_headers_limit_still_gets_the_gap_asked_for(
+        tmp_path):
+    """Core's Misbehaving does not stop the message's processing: a whitelisted peer sending
+    more unconnecting headers than the limit is still asked for the gap each time, rather
+    than ignored for the rest of the connection (its count starts afresh)."""
+    async def main() -> None:
+        noban = await start_service(tmp_path / "noban", whitelist=["127.0.0.1"])
+        try:
+            client = await WireClient().connect(*noban.listen_address)  # type: ignore[misc]
+            await client.handshake()
+            tip = noban.node.chain.tip.header  # type: ignore[union-attr]
+            for i in range(2 * MAX_UNCONNECTING_HEADERS + 1):
+                # A pong after the headers: whatever the node sent for them came before it.
+                client.received.clear()
+                client.send(Headers((replace(tip, prev_hash=(i + 1).to_bytes(32, "little")),)))
+                client.send(Ping(i))
+                while (await client.expect("pong", 5)).nonce != i:  # type: ignore[attr-defined]
+                    pass
+                assert any(m.command == "getheaders" for m in client.received), i
+            assert not noban.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+            await client.close()
+        finally:
+            await stop_services(noban)
 
     asyncio.run(main())
