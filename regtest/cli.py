@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time
@@ -342,8 +341,9 @@ def logs(node: str, lines: int, follow: bool, root: Path | None) -> None:
         except OSError as e:  # e.g. a node never started has no log yet
             raise StateError(f"cannot follow {n.name}'s log {path}: {e.strerror}") from None
         with f:
-            click.echo(procs.tail(path, lines))
-            f.seek(0, os.SEEK_END)
+            # The last lines from the open file, which is then at its end: nothing written
+            # between showing them and following is lost.
+            click.echo(procs.last_lines(f.read(), lines))
             while True:
                 line = f.readline()
                 if line:

@@ -157,6 +157,10 @@ def _reap(pid: int) -> None:
 
 def tail(path: Path, lines: int = 15) -> str:
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return last_lines(path.read_text(errors="replace"), lines)
     except OSError:
         return "(no log)"
+
+
+def last_lines(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[-lines:])

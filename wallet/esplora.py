@@ -40,6 +40,10 @@ def check_url(url: str) -> None:
         raise BadNodeURL(url, "expected an http:// or https:// URL")
     if not host:
         raise BadNodeURL(url, "no host")
+    try:
+        host.encode("idna")  # as the request will (a label over 63 characters fails)
+    except UnicodeError as e:
+        raise BadNodeURL(url, str(e)) from None
 
 
 class NodeUnreachable(Exception):

@@ -3,6 +3,7 @@ reports any other error in one line."""
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -119,6 +120,29 @@ def test_logs_follow_prints_the_last_lines_then_what_is_appended(net, monkeypatc
     result = CliRunner().invoke(main, ["logs", "node0", "-n", "1", "-f", "--dir", str(net)])
     assert result.exit_code == 0, result.output
     assert result.output == "three\nfour\n"
+
+
+def test_logs_follow_loses_no_line_written_while_the_last_lines_are_shown(net, monkeypatch):
+    state = NetState.load(net)
+    log = state.log_path(state.nodes[0])
+    echo = click.echo
+    written = []
+
+    def echo_while_the_node_writes(message=None, *args, **kwargs):
+        echo(message, *args, **kwargs)
+        if not written:  # the node logs a line just as the last lines are shown
+            written.append(True)
+            with open(log, "a") as f:
+                f.write("late\n")
+
+    def interrupt(_seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(click, "echo", echo_while_the_node_writes)
+    monkeypatch.setattr("regtest.cli.time.sleep", interrupt)
+    result = CliRunner().invoke(main, ["logs", "node0", "-n", "1", "-f", "--dir", str(net)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "three\nlate\n"
 
 
 # -- errors: one line on stderr, exit status 1, never a traceback ---------------------------------

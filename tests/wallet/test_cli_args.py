@@ -62,10 +62,12 @@ def test_a_host_name_idna_cannot_encode_is_one_line_naming_the_url_given(run):
     assert line.startswith(f"error: bad node URL {url!r}: ") and "idna" in line, line
 
 
-def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offline):
+@pytest.mark.parametrize("url", ["http://h:abc", f"http://{'a' * 64}.lan/api"],
+                         ids=["port", "idna"])
+def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offline, url):
     home = tmp_path / "home"
     result = CliRunner().invoke(main, ["restore", "--name", "r", "--no-password", "--node",
-                                       "http://h:abc", "--mnemonic", "abandon " * 11 + "about"],
+                                       url, "--mnemonic", "abandon " * 11 + "about"],
                                 env={"MINICASH_HOME": str(home)})
     assert result.exit_code == 1 and "bad node URL" in result.stderr, result.output
     assert not list(home.glob("**/r"))
