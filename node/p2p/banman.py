@@ -102,7 +102,7 @@ class BanMan:
                 stale.append(key)
         discouraged_times: dict[Address, tuple[int, int]] = {}
         for key, value in self.db.iterate(_DISCOURAGED_PREFIX):
-            ip, times = parse_host(key[1:].decode()), self._decode_times(key, value)
+            ip, times = self._decode_host(key), self._decode_times(key, value)
             if ip not in discouraged_times or times[1] > discouraged_times[ip][1]:
                 discouraged_times[ip] = times
             if key != _discouraged_key(ip):
@@ -124,6 +124,12 @@ class BanMan:
             return parse_subnet(key[1:].decode())
         except (ValueError, UnicodeDecodeError):
             raise self.db.corrupted(f"ban record {key!r}") from None
+
+    def _decode_host(self, key: bytes) -> Address:
+        try:
+            return parse_host(key[1:].decode())
+        except (ValueError, UnicodeDecodeError):
+            raise self.db.corrupted(f"discouragement record {key!r}") from None
 
     def _decode_times(self, key: bytes, value: bytes) -> tuple[int, int]:
         if len(value) != _TIMES.size:

@@ -153,9 +153,10 @@ def test_banman_and_addrman_share_one_database(tmp_path, clock):
     db.close()
 
 
-def test_a_corrupted_ban_record_names_the_database(tmp_path):
+@pytest.mark.parametrize("key", [b"bnot-a-subnet", b"dnot-a-host", b"d\xff"])
+def test_a_corrupted_ban_record_names_the_database(tmp_path, key):
     db = Database(tmp_path / "bans")
-    db.put(b"bnot-a-subnet", bytes(16))
+    db.put(key, bytes(16))
     db.close()
     with pytest.raises(StorageError, match="corrupted"):
         BanMan(tmp_path / "bans")
