@@ -35,11 +35,7 @@ from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.primitives import Tx
 from node.consensus.script.errors import ScriptError, script_error_string
-from node.consensus.script.interpreter import (
-    DeferringSignatureChecker,
-    verify_input,
-    verify_script,
-)
+from node.consensus.script.interpreter import defer_input, verify_input
 from node.consensus.script.sighash import PrecomputedTxData
 from node.worker_processes import default_workers
 
@@ -191,11 +187,9 @@ class BlockChecks:
         self._txs[pos] = (tx, coins)
         records, tags = self._records, self._tags
         for n, coin in enumerate(coins):
-            txin = tx.vin[n]
             before = len(records)
             try:
-                verify_script(txin.script_sig, coin.script_pubkey, txin.witness, flags,
-                              DeferringSignatureChecker(tx, n, coin.value, cache, records))
+                defer_input(tx, n, coin.script_pubkey, coin.value, flags, cache, records)
             except ScriptError:
                 del records[before:]  # the real run below redoes them
                 self._suspects.add((pos, n))

@@ -1,8 +1,9 @@
 """The hot paths written for the common templates give exactly the general code's verdicts.
 
-verify_script takes a shortcut for P2WPKH and tx_sigop_cost one for P2WPKH inputs; here every
-mutation of a valid spend, under several flag sets, must end the same way (same error, or
-success) on the shortcut and on the general path.
+verify_script takes a shortcut for P2WPKH, defer_input a shorter one for P2WPKH spends that
+pass, and tx_sigop_cost one for P2WPKH inputs; here every mutation of a valid spend, under
+several flag sets, must end the same way (same error, or success, and the same deferred
+checks) on the shortcut and on the general path.
 """
 
 from __future__ import annotations
@@ -11,14 +12,28 @@ import hashlib
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from node.consensus import crypto
 from node.consensus.hashes import hash160
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
-from node.consensus.script.errors import ScriptError
+from node.consensus.script.errors import ScriptErr, ScriptError
 from node.consensus.script.flags import Flag
-from node.consensus.script.interpreter import TxSignatureChecker, _verify_script, verify_script
-from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
+from node.consensus.script.interpreter import (
+    DeferringSignatureChecker,
+    TxSignatureChecker,
+    _verify_script,
+    defer_input,
+    verify_script,
+)
+from node.consensus.script.sighash import (
+    SIGHASH_ALL,
+    SIGHASH_ANYONECANPAY,
+    SIGHASH_NONE,
+    PrecomputedTxData,
+    segwit_v0_sighash,
+)
 from node.consensus.script.sigops import (
     legacy_sigop_count,
     tx_p2sh_sigop_count,
@@ -33,6 +48,7 @@ N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 FLAG_SETS = [
     Flag.P2SH | Flag.WITNESS,
+    Flag.P2SH | Flag.WITNESS | Flag.NULLFAIL,
     Flag.P2SH | Flag.WITNESS | Flag.DERSIG,
     Flag.P2SH | Flag.WITNESS | Flag.DERSIG | Flag.NULLFAIL | Flag.LOW_S | Flag.STRICTENC
     | Flag.WITNESS_PUBKEYTYPE | Flag.CLEANSTACK,
@@ -60,6 +76,25 @@ def _high_s(sig: bytes) -> bytes:
     return b"\x30" + bytes((len(body),)) + body + hashtype
 
 
+def _signed_as(hash_type: int) -> bytes:
+    """A valid signature of the spend under another hash type."""
+    tx, _ = _spend(hash160(PUBKEY))
+    script_code = b"\x76\xa9\x14" + hash160(PUBKEY) + b"\x88\xac"
+    digest = segwit_v0_sighash(script_code, tx, 0, hash_type, AMOUNT)
+    return crypto.sign(SECRET, digest) + bytes((hash_type,))
+
+
+def _long_der(sig: bytes) -> bytes:
+    """The same (r, s) with R padded by zero bytes: not strict DER, 80 bytes long, still read
+    by the lax parser a block without BIP66 uses."""
+    der = sig[:-1]
+    r_len = der[3]
+    r = b"\x00" * 7 + der[4:4 + r_len]
+    rest = der[4 + r_len:]
+    body = b"\x02" + bytes((len(r),)) + r + rest
+    return b"\x30" + bytes((len(body),)) + body + sig[-1:]
+
+
 def _cases() -> list[tuple[str, bytes, tuple[bytes, ...], bytes]]:
     """(name, scriptPubKey, witness, scriptSig)."""
     program = hash160(PUBKEY)
@@ -67,7 +102,17 @@ def _cases() -> list[tuple[str, bytes, tuple[bytes, ...], bytes]]:
     _, sig = _spend(program)
     other = crypto.pubkey_from_secret(hashlib.sha256(b"other").digest())
     flipped = sig[:10] + bytes((sig[10] ^ 1,)) + sig[11:]
+    hybrid = b"\x06" + crypto.pubkey_serialize(PUBKEY, False)[1:]
     return [
+        ("SIGHASH_NONE", spk, (_signed_as(SIGHASH_NONE), PUBKEY), b""),
+        ("ANYONECANPAY", spk, (_signed_as(SIGHASH_ALL | SIGHASH_ANYONECANPAY), PUBKEY), b""),
+        ("long DER", spk, (_long_der(sig), PUBKEY), b""),
+        ("hash type 0", spk, (sig[:-1] + b"\x00", PUBKEY), b""),
+        ("short signature", spk, (sig[:8], PUBKEY), b""),
+        ("hybrid key", b"\x00\x14" + hash160(hybrid), (sig, hybrid), b""),
+        ("key of a bad length", b"\x00\x14" + hash160(PUBKEY[:32]), (sig, PUBKEY[:32]), b""),
+        ("33 bytes, uncompressed header", b"\x00\x14" + hash160(b"\x04" + PUBKEY[1:]),
+         (sig, b"\x04" + PUBKEY[1:]), b""),
         ("valid", spk, (sig, PUBKEY), b""),
         ("bad signature", spk, (flipped, PUBKEY), b""),
         ("empty signature", spk, (b"", PUBKEY), b""),
@@ -97,7 +142,7 @@ def _outcome(fn, script_sig, spk, witness, flags, tx):
 
 @pytest.mark.parametrize(("name", "spk", "witness", "script_sig"), _cases(),
                          ids=[c[0] for c in _cases()])
-@pytest.mark.parametrize("flags", FLAG_SETS, ids=["consensus", "dersig", "standard"])
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=["consensus", "nullfail", "dersig", "standard"])
 def test_p2wpkh_shortcut_matches_the_general_path(name, spk, witness, script_sig, flags):
     tx, _ = _spend(hash160(PUBKEY))
     fast = _outcome(verify_script, script_sig, spk, witness, flags, tx)
@@ -107,6 +152,82 @@ def test_p2wpkh_shortcut_matches_the_general_path(name, spk, witness, script_sig
         assert fast is None
     if name in ("bad signature", "wrong key", "one item"):
         assert fast is not None  # the cases are real: they fail
+
+
+def _deferred_outcome(fn, spk, tx, flags):
+    deferred: list = []
+    try:
+        fn(tx, spk, int(flags), deferred)
+    except ScriptError as e:
+        return e.err, deferred
+    return None, deferred
+
+
+def _defer_fast(tx, spk, flags, deferred):
+    defer_input(tx, 0, spk, AMOUNT, flags, PrecomputedTxData(tx), deferred)
+
+
+def _defer_general(tx, spk, flags, deferred):
+    txin = tx.vin[0]
+    _verify_script(txin.script_sig, spk, txin.witness, flags,
+                   DeferringSignatureChecker(tx, 0, AMOUNT, PrecomputedTxData(tx), deferred))
+
+
+def _with_input(tx: Tx, witness: tuple[bytes, ...], script_sig: bytes) -> Tx:
+    txin = tx.vin[0]
+    return Tx(tx.version, (TxIn(txin.prevout, script_sig, txin.sequence, witness),), tx.vout,
+              tx.locktime)
+
+
+@pytest.mark.parametrize(("name", "spk", "witness", "script_sig"), _cases(),
+                         ids=[c[0] for c in _cases()])
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=["consensus", "nullfail", "dersig", "standard"])
+def test_deferring_shortcut_matches_the_general_path(name, spk, witness, script_sig, flags):
+    """The same verdict and the same deferred checks (which carry the BIP143 digest)."""
+    tx = _with_input(_spend(hash160(PUBKEY))[0], witness, script_sig)
+    fast = _deferred_outcome(_defer_fast, spk, tx, flags)
+    assert fast == _deferred_outcome(_defer_general, spk, tx, flags)
+    if name == "valid":
+        assert fast[0] is None and len(fast[1]) == 1
+        assert crypto.verify(*fast[1][0])
+
+
+@pytest.mark.parametrize("program", [bytes(20), bytes(19) + b"\x80"], ids=["zero", "minus zero"])
+def test_deferring_shortcut_refuses_a_false_program(monkeypatch, program):
+    """A program that is false as a stack item fails (EVAL_FALSE) even when the key hashes to
+    it. No key is known to, so the test makes hash160 say one does."""
+    from node.consensus.script import interpreter
+    monkeypatch.setattr(interpreter, "hash160", lambda data: program)
+    tx, sig = _spend(program)
+    tx = _with_input(tx, (sig, PUBKEY), b"")
+    spk = b"\x00\x14" + program
+    fast = _deferred_outcome(_defer_fast, spk, tx, FLAG_SETS[0])
+    assert fast == _deferred_outcome(_defer_general, spk, tx, FLAG_SETS[0])
+    assert fast == (ScriptErr.EVAL_FALSE, [])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), flags=st.sampled_from(FLAG_SETS))
+def test_deferring_shortcut_matches_on_mutated_spends(data, flags):
+    """Random byte changes to a valid spend's signature, key and program, and random
+    sequences and amounts: the shortcut never answers differently from the general path."""
+    program = hash160(PUBKEY)
+    tx, sig = _spend(program)
+    parts = [bytearray(sig), bytearray(PUBKEY), bytearray(program)]
+    for _ in range(data.draw(st.integers(0, 3))):
+        part = parts[data.draw(st.integers(0, 2))]
+        if part:
+            part[data.draw(st.integers(0, len(part) - 1))] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):  # cut or extend the signature
+        cut = data.draw(st.integers(0, len(parts[0])))
+        parts[0] = parts[0][:cut] + bytearray(data.draw(st.binary(max_size=4)))
+    sequence = data.draw(st.sampled_from([0, 0xFFFFFFFE, 0xFFFFFFFF]))
+    txin = tx.vin[0]
+    tx = Tx(tx.version, (TxIn(txin.prevout, b"", sequence, (bytes(parts[0]), bytes(parts[1]))),),
+            tx.vout, tx.locktime)
+    spk = b"\x00\x14" + bytes(parts[2])
+    assert (_deferred_outcome(_defer_fast, spk, tx, flags)
+            == _deferred_outcome(_defer_general, spk, tx, flags))
 
 
 SCRIPTS = [

@@ -10,6 +10,7 @@ does not know the version (Core without the TAPROOT flag behaves the same).
 from __future__ import annotations
 
 import hashlib
+import struct
 
 from .. import crypto
 from ..hashes import hash160, ripemd160, sha256, sha256d
@@ -922,9 +923,53 @@ def verify_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: in
                   TxSignatureChecker(tx, n_in, amount, cache))
 
 
+_PACK_OUTPOINT = struct.Struct("<32sI").pack
+_PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
+# The only false 20-byte values (cast_to_bool): zeros, and zeros ending in a negative sign.
+_FALSE_PROGRAMS = frozenset((bytes(20), bytes(19) + b"\x80"))
+# BIP143's scriptCode of a P2WPKH program, serialized with its length: DUP HASH160 <20> ...
+_P2WPKH_CODE_HEAD = b"\x19\x76\xa9\x14"
+_P2WPKH_CODE_TAIL = b"\x88\xac"
+_DER_CHECKS = _DERSIG | _LOW_S | _STRICTENC
+
+
+def defer_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: int,
+                cache: PrecomputedTxData, deferred: list[tuple[bytes, bytes, bytes]]) -> None:
+    """``verify_input`` with a :class:`DeferringSignatureChecker` appending to ``deferred``,
+    under the same rule (a failed record, or a ScriptError, means: run it again for real).
+
+    The spend most inputs are, P2WPKH with a compressed key and a SIGHASH_ALL signature that
+    passes every encoding rule, is done here in one function: what ``_verify_p2wpkh`` and
+    the checker's chain of calls do for it (BIP141's program check, BIP143's digest), without
+    the ~10 Python calls between them. Anything else, including every failure, takes the
+    general path, which then finds the exact error."""
+    txin = tx.vin[n_in]
+    witness = txin.witness
+    if (len(script_pubkey) == 22 and script_pubkey[0] == 0 and script_pubkey[1] == 20
+            and len(witness) == 2 and not txin.script_sig
+            and flags & _P2SH_AND_WITNESS == _P2SH_AND_WITNESS):
+        sig, pubkey = witness
+        program = script_pubkey[2:]
+        if (len(pubkey) == 33 and (pubkey[0] == 2 or pubkey[0] == 3)
+                and 9 <= len(sig) <= 73 and sig[-1] == SIGHASH_ALL
+                and program not in _FALSE_PROGRAMS and hash160(pubkey) == program
+                and (not flags & _DER_CHECKS or is_valid_signature_encoding(sig))
+                and (not flags & _LOW_S or is_low_der_signature(sig))):
+            prefix, suffix = cache.sighash_all_parts()
+            prevout = txin.prevout
+            deferred.append((pubkey, sig[:-1], sha256d(b"".join((
+                prefix, _PACK_OUTPOINT(prevout.txid, prevout.n),
+                _P2WPKH_CODE_HEAD, program, _P2WPKH_CODE_TAIL,
+                _PACK_AMOUNT_SEQUENCE(amount, txin.sequence), suffix)))))
+            return
+    verify_script(txin.script_sig, script_pubkey, witness, flags,
+                  DeferringSignatureChecker(tx, n_in, amount, cache, deferred))
+
+
 __all__ = [
     "SIGHASH_SINGLE", "OP_0", "SignatureChecker", "TxSignatureChecker",
     "DeferringSignatureChecker", "eval_script",
-    "verify_script", "verify_input", "verify_witness_program", "check_signature_encoding",
+    "verify_script", "verify_input", "defer_input", "verify_witness_program",
+    "check_signature_encoding",
     "check_pubkey_encoding", "is_valid_signature_encoding",
 ]
