@@ -183,13 +183,25 @@ class Tx:
             if flags & 1 and allow_witness:
                 flags ^= 1
                 any_witness = False
+                size_all = len(data)
                 for txin in vin:
                     n = data[pos]
+                    if n == 2:
+                        # Two short items, a signature and a key (P2WPKH, most inputs):
+                        # read without the general loop's list.
+                        first = pos + 2 + data[pos + 1]
+                        if data[pos + 1] < 0xFD and first < size_all and data[first] < 0xFD:
+                            end = first + 1 + data[first]
+                            if end <= size_all:
+                                _SET_WITNESS(txin, (data[pos + 2:first], data[first + 1:end]))
+                                pos = end
+                                any_witness = True
+                                continue
                     if n < 0xFD:
                         pos += 1
                     else:
                         n, pos = _compact_at(data, pos)
-                    if n > len(data) - pos:
+                    if n > size_all - pos:
                         raise DecodeError(f"witness item count {n} exceeds the bytes left")
                     if not n:
                         continue  # the parsed input already has the empty witness
@@ -201,7 +213,7 @@ class Tx:
                         else:
                             size, pos = _compact_at(data, pos)
                         end = pos + size
-                        if end > len(data):
+                        if end > size_all:
                             raise DecodeError("truncated witness item")
                         items.append(data[pos:end])
                         pos = end

@@ -4,7 +4,7 @@ import pytest
 
 from node.consensus.errors import DecodeError
 from node.consensus.hashes import hash_to_hex
-from node.consensus.primitives import Tx
+from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
 from node.consensus.serialize import ByteReader, compact_size
 
 # BIP143's native P2WPKH example (signed transaction).
@@ -74,3 +74,17 @@ def test_parsed_outputs_are_kept_as_serialized():
     # BIP144's marker with a zero flag: no inputs, no outputs.
     empty = Tx.parse(ByteReader(bytes.fromhex("01000000" "0000" "00000000")))
     assert empty.vout == () and empty._outputs_raw == b""
+
+
+@pytest.mark.parametrize(("first", "second"), [(71, 33), (300, 33), (71, 300), (253, 0xFFFF)],
+                         ids=["short", "long first", "long second", "both long"])
+def test_two_item_witness_round_trips(first, second):
+    """Two-item stacks (P2WPKH's shape) are read by a shorter path when both items are under
+    253 bytes; the others by the general one. Either way the items come back as they were."""
+    stack = (b"\x30" * first, b"\x02" * second)
+    tx = Tx(2, (TxIn(OutPoint(bytes(range(32)), 1), b"", 0xFFFFFFFD, stack),
+                TxIn(OutPoint(bytes(32), 2), b"", 0, (b"",) * 2)), (TxOut(1, b"\x51"),), 7)
+    raw = tx.serialize()
+    parsed = Tx.from_hex(raw.hex())
+    assert parsed == tx and parsed.vin[0].witness == stack
+    assert parsed.total_size == len(raw) and parsed.wtxid == tx.wtxid

@@ -27,7 +27,10 @@ hash32 = st.binary(min_size=32, max_size=32)
 script = st.one_of(st.binary(max_size=40), st.binary(min_size=250, max_size=300))
 
 outpoints = st.builds(OutPoint, hash32, u32)
-witness_stacks = st.lists(st.binary(max_size=80), min_size=1, max_size=4).map(tuple)
+# Items of a 1-byte and of a 3-byte CompactSize length (the parser reads two-item stacks, the
+# P2WPKH shape, by a shorter path for the first kind).
+witness_items = st.one_of(st.binary(max_size=80), st.binary(min_size=253, max_size=300))
+witness_stacks = st.lists(witness_items, min_size=1, max_size=4).map(tuple)
 txins_plain = st.builds(TxIn, outpoints, script, u32)
 # With a witness stack or, sometimes, an empty one (an input without witness in a segwit tx).
 txins_witness = st.builds(TxIn, outpoints, script, u32,
