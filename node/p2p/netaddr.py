@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from node.consensus.errors import DecodeError
 from node.consensus.serialize import ByteReader, compact_size
@@ -66,9 +66,15 @@ def canonical_host(host: str) -> str:
     """``host`` in the one text form :class:`NetAddr` keeps (ValueError if not an IP). A scoped
     IPv6 address keeps its scope id, without which a link-local peer cannot be dialled (Core's
     CNetAddr keeps m_scope_id too)."""
-    canon = ip16_to_host(host_to_ip16(host))
+    return _canonical(host)[0]
+
+
+def _canonical(host: str) -> tuple[str, bytes]:
+    """``host``'s canonical text and its 16-byte wire form, from one parse."""
+    ip16 = host_to_ip16(host)
+    canon = ip16_to_host(ip16)
     _, sep, scope = host.partition("%")
-    return f"{canon}%{scope}" if sep and ":" in canon else canon
+    return (f"{canon}%{scope}" if sep and ":" in canon else canon), ip16
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +83,41 @@ class NetAddr:
     host: str  # canonical IPv4 dotted or IPv6 text
     port: int
     time: int = 0  # unix seconds the address was last seen (Core: nTime); not in ``version``
+    # The 16-byte wire form of ``host``, set once when the address is made (from the wire by
+    # the parsers, which have it, else from ``host``): serialising an ``addr`` message of 1,000
+    # entries must not parse 1,000 host strings again. Derived from ``host`` (less any scope
+    # id, which the wire drops), so it takes no part in equality, hashing or repr, and
+    # ``dataclasses.replace`` recomputes it rather than copying it.
+    ip16: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        canon = canonical_host(self.host)
+        canon, ip16 = _canonical(self.host)
         if canon != self.host:
             object.__setattr__(self, "host", canon)
+        object.__setattr__(self, "ip16", ip16)
         if not 0 <= self.port <= 0xFFFF:
             raise ValueError(f"port {self.port} out of range")
+
+    @classmethod
+    def from_ip16(cls, services: int, ip16: bytes, port: int, time: int = 0) -> NetAddr:
+        """The address with the 16-byte wire form ``ip16``, built without parsing any text:
+        :func:`ip16_to_host` already gives the canonical form ``__init__`` would make."""
+        if len(ip16) != 16:
+            raise ValueError(f"an IP address is 16 bytes on the wire, not {len(ip16)}")
+        if not 0 <= port <= 0xFFFF:
+            raise ValueError(f"port {port} out of range")
+        self = object.__new__(cls)
+        setattr_ = object.__setattr__  # frozen: the dataclass's own __setattr__ refuses
+        setattr_(self, "services", services)
+        setattr_(self, "host", ip16_to_host(ip16))
+        setattr_(self, "port", port)
+        setattr_(self, "time", time)
+        setattr_(self, "ip16", bytes(ip16))
+        return self
 
     @property
     def key(self) -> tuple[str, int]:
         return self.host, self.port
-
-    @property
-    def ip16(self) -> bytes:
-        return host_to_ip16(self.host)
 
     @property
     def is_ipv4(self) -> bool:
@@ -111,7 +137,7 @@ class NetAddr:
         t = r.u32() if with_time else 0
         services, ip = _V1_ADDR.unpack(r.read(_V1_ADDR.size))
         (port,) = _PORT.unpack(r.read(2))
-        return cls(services, ip16_to_host(ip), port, t)
+        return cls.from_ip16(services, ip, port, t)
 
     def serialize_v2(self) -> bytes:
         """The BIP155 ``addrv2`` entry."""
@@ -141,10 +167,10 @@ class NetAddr:
         raw = r.read(size)
         (port,) = _PORT.unpack(r.read(2))
         if net == BIP155_IPV4:
-            return cls(services, ip16_to_host(IPV4_IN_IPV6_PREFIX + raw), port, t)
+            return cls.from_ip16(services, IPV4_IN_IPV6_PREFIX + raw, port, t)
         if net == BIP155_IPV6 and raw[:12] != IPV4_IN_IPV6_PREFIX:
             # Core turns an IPv4-mapped address sent as IPv6 into an unusable one: skip it.
-            return cls(services, ip16_to_host(raw), port, t)
+            return cls.from_ip16(services, raw, port, t)
         return None
 
 

@@ -1,17 +1,23 @@
 """Which host strings are IP addresses: one answer for every part of the P2P layer, scoped IPv6
-literals (``fe80::1%eth0``, as the kernel reports a link-local peer) included."""
+literals (``fe80::1%eth0``, as the kernel reports a link-local peer) included; and NetAddr's
+two ways in (text, or the wire's 16 bytes) giving one address."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import random
 from types import SimpleNamespace
 
 import pytest
 
 from node.consensus.params import REGTEST
+from node.consensus.serialize import ByteReader
+from node.p2p import netaddr
 from node.p2p.banman import parse_host
 from node.p2p.connman import ConnectionManager
-from node.p2p.netaddr import NetAddr, canonical_host
+from node.p2p.messages import Addr, AddrV2, decode_message
+from node.p2p.netaddr import NetAddr, canonical_host, ip16_to_host
 from node.p2p.service import P2PService
 
 SCOPED = "fe80::1%eth0"
@@ -57,3 +63,75 @@ def test_a_link_local_peer_gets_a_version_and_is_reported_when_it_connects(tmp_p
         listen=False, connect=[], addnode=[])
     connman.connected(peer)  # type: ignore[arg-type]
     assert good == [(SCOPED, 18444, 9)]
+
+
+# Wire forms whose text has more than one spelling: IPv4-mapped, IPv4-compatible (glibc's
+# inet_ntop writes "::1.2.3.4"), IPv4-translated, the unspecified and all-ones addresses,
+# link-local, a documentation address with zero runs; then random ones.
+_SPECIAL_IP16 = [
+    bytes(10) + b"\xff\xff" + bytes((1, 2, 3, 4)),
+    bytes(10) + b"\xff\xff" + bytes(4),
+    bytes(12) + bytes((1, 2, 3, 4)),
+    bytes(8) + b"\xff\xff" + bytes(2) + bytes((1, 2, 3, 4)),
+    bytes(15) + b"\x01",
+    bytes(16),
+    b"\xff" * 16,
+    ipaddress.ip_address("fe80::1").packed,
+    ipaddress.ip_address("2001:db8:0:0:1:0:0:1").packed,
+]
+_rng = random.Random(155)
+_RANDOM_IP16 = [_rng.randbytes(16) for _ in range(200)] + \
+    [bytes(10) + b"\xff\xff" + _rng.randbytes(4) for _ in range(50)]
+
+
+@pytest.mark.parametrize("ip16", _SPECIAL_IP16 + _RANDOM_IP16, ids=lambda b: b.hex())
+def test_an_address_built_from_wire_bytes_equals_the_one_built_from_text(ip16):
+    """The parsers build a NetAddr from its 16 bytes without parsing text; it must be the very
+    address __init__ makes from any spelling of the same IP, down to the cached wire form."""
+    from_wire = NetAddr.from_ip16(9, ip16, 8333, 1_700_000_000)
+    spellings = {ip16_to_host(ip16), str(ipaddress.ip_address(ip16)),
+                 ipaddress.ip_address(ip16).exploded}
+    for text in spellings:
+        from_text = NetAddr(9, text, 8333, 1_700_000_000)
+        assert from_wire == from_text and hash(from_wire) == hash(from_text)
+        assert (from_wire.host, from_wire.ip16) == (from_text.host, from_text.ip16)
+        assert from_text.ip16 == ip16 and repr(from_wire) == repr(from_text)
+    v1 = NetAddr.parse_v1(ByteReader(from_wire.serialize_v1()))
+    assert (v1, v1.host, v1.ip16) == (from_wire, from_wire.host, ip16)
+
+
+def test_the_cached_wire_form_is_not_compared_and_follows_replace():
+    a = NetAddr(1, "::ffff:10.0.0.1", 8333)
+    assert a == NetAddr(1, "10.0.0.1", 8333) and a.host == "10.0.0.1"
+    b = dataclasses.replace(a, host="::1")  # recomputed from the new host, not copied
+    assert b.ip16 == ipaddress.ip_address("::1").packed
+    assert "ip16" not in repr(a)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.ip16 = bytes(16)  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        NetAddr.from_ip16(1, bytes(4), 8333)
+    with pytest.raises(ValueError):
+        NetAddr.from_ip16(1, bytes(16), 65536)
+
+
+class _NoIpaddress:
+    def __getattr__(self, name: str):
+        raise AssertionError(f"ipaddress.{name} used while (de)serialising addresses")
+
+
+def test_addr_messages_are_parsed_and_serialised_without_parsing_host_text(monkeypatch):
+    """A full addr message is 1,000 entries: parsing each host through ipaddress (~5 us) on
+    the way in and again on the way out cost ~10 ms of event loop per message."""
+    rng = random.Random(1)
+    addrs = [NetAddr(1, f"10.{i >> 8}.{i & 255}.1", 8333, 1_700_000_000) for i in range(500)]
+    addrs += [NetAddr(1, str(ipaddress.IPv6Address(rng.randbytes(16))), 8333, 1_700_000_000)
+              for _ in range(500)]
+    payloads = {"addr": Addr(tuple(addrs)).serialize(),
+                "addrv2": AddrV2(tuple(addrs)).serialize()}
+    monkeypatch.setattr(netaddr, "ipaddress", _NoIpaddress())
+    for command, payload in payloads.items():
+        msg = decode_message(command, payload)
+        assert msg is not None and msg.serialize() == payload
+    version_entry = addrs[-1].serialize_v1(with_time=False)
+    assert NetAddr.parse_v1(ByteReader(version_entry), with_time=False) \
+        .serialize_v1(with_time=False) == version_entry
