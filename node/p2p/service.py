@@ -32,7 +32,7 @@ from node.mempool.mempool import Mempool, MempoolEntry
 from node.storage.db import Database
 
 from .addrman import AddrMan
-from .banman import BanMan
+from .banman import BanMan, Network, parse_host, parse_subnet
 from .connman import (
     CONNECT_TIMEOUT,
     MAX_INBOUND,
@@ -82,11 +82,27 @@ class P2PConfig:
     listen: bool = True
     connect: list[tuple[str, int]] = field(default_factory=list)
     addnode: list[tuple[str, int]] = field(default_factory=list)
-    whitelist: list[str] = field(default_factory=list)  # IPs or subnets (Core: -whitelist)
+    # IPs or subnets (Core: -whitelist), read as bans are (see ``parse_whitelist``).
+    whitelist: list[str] = field(default_factory=list)
     max_outbound: int = MAX_OUTBOUND
     max_inbound: int = MAX_INBOUND
     peer_timeouts: PeerTimeouts = field(default_factory=PeerTimeouts)
     sync_timeouts: SyncTimeouts = field(default_factory=SyncTimeouts)
+
+
+def parse_whitelist(entries: list[str]) -> list[Network]:
+    """The ``-whitelist`` entries as subnets, parsed as bans are (banman's ``parse_subnet``,
+    peers by ``parse_host``), so the two always agree on who is meant: an IPv4-mapped IPv6
+    address is its IPv4 address, and an IPv6 scope id is ignored (Core: NetWhitelistPermissions
+    holds a CSubNet and matches it with CSubNet::Match, as BanMan does). ValueError, in one
+    line naming the entry, for anything else."""
+    nets = []
+    for entry in entries:
+        try:
+            nets.append(parse_subnet(entry))
+        except ValueError as e:
+            raise ValueError(f"whitelist: {e}") from None
+    return nets
 
 
 class P2PService:
@@ -98,7 +114,7 @@ class P2PService:
         self.config = config or P2PConfig()
         self.peers: dict[int, Peer] = {}
         self._ids = itertools.count(1)
-        self._whitelist = [ipaddress.ip_network(w, strict=False) for w in self.config.whitelist]
+        self._whitelist = parse_whitelist(self.config.whitelist)
         self._tasks: set[asyncio.Task] = set()
         self._db: Database | None = None
         self.addrman: AddrMan | None = None
@@ -249,8 +265,10 @@ class P2PService:
         """Core's -whitelist with the noban and mempool permissions: never disconnected or
         discouraged for misbehaving, served BIP35 ``mempool`` requests, sent transaction
         announcements without trickle delay."""
+        if not self._whitelist:
+            return False
         try:
-            ip = ipaddress.ip_address(peer.host)
+            ip = parse_host(peer.host)
         except ValueError:
             return False  # a host name (a --connect peer): never whitelisted
         return any(ip in net for net in self._whitelist)

@@ -1,0 +1,99 @@
+"""Who ``--whitelist`` means: the same hosts a ban of the same entry means (IPv4-mapped IPv6
+is IPv4, scope ids are ignored), and a bad entry is a one-line error before the node starts."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+import node.cli
+from node.consensus.params import REGTEST
+from node.p2p.banman import BanMan
+from node.p2p.service import P2PConfig, P2PService
+
+
+def whitelisting(tmp_path, entries: list[str]) -> P2PService:
+    node_hooks = SimpleNamespace(chain=None, mempool=None)
+    return P2PService(REGTEST, node_hooks, tmp_path,  # type: ignore[arg-type]
+                      P2PConfig(whitelist=entries))
+
+
+def peer_at(host: str) -> SimpleNamespace:
+    return SimpleNamespace(host=host, port=18444)
+
+
+@pytest.mark.parametrize("entry, host", [
+    ("127.0.0.1", "::ffff:127.0.0.1"),
+    ("127.0.0.0/8", "::ffff:127.0.0.5"),
+    ("::ffff:127.0.0.1", "127.0.0.1"),
+    ("::ffff:10.0.0.0/104", "10.1.2.3"),
+    ("fe80::1%eth0", "fe80::1%eth1"),
+    ("fe80::1%eth0", "fe80::1"),
+    ("fe80::1", "fe80::1%eth0"),
+])
+def test_a_peer_is_whitelisted_whatever_form_its_address_or_the_entry_takes(tmp_path, entry,
+                                                                             host):
+    assert whitelisting(tmp_path, [entry]).is_whitelisted(peer_at(host))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("entry", ["127.0.0.1", "10.0.0.0/8", "::ffff:127.0.0.1",
+                                   "::ffff:10.0.0.0/104", "fe80::1%eth0", "fe80::/10", "::1",
+                                   "0.0.0.0/0", "::/0", " 192.168.1.0/24 "])
+def test_whitelisting_and_banning_an_entry_mean_the_same_hosts(tmp_path, entry):
+    hosts = ["127.0.0.1", "::ffff:127.0.0.1", "127.0.0.2", "10.9.8.7", "::ffff:10.9.8.7",
+             "fe80::1", "fe80::1%eth0", "fe80::2%eth1", "::1", "192.168.1.9", "2001:db8::1",
+             "peer.example.org"]
+    service = whitelisting(tmp_path, [entry])
+    bans = BanMan(tmp_path / "bans")
+    try:
+        bans.ban(entry)
+        for host in hosts:
+            banned = host != "peer.example.org" and bans.is_banned(host)
+            assert service.is_whitelisted(peer_at(host)) is banned, host  # type: ignore[arg-type]
+    finally:
+        bans.close()
+
+
+def test_a_bad_whitelist_entry_is_a_one_line_error_naming_it(tmp_path):
+    with pytest.raises(ValueError) as e:
+        whitelisting(tmp_path, ["127.0.0.1", "localhost"])
+    assert str(e.value) == "whitelist: not an IP address or subnet: 'localhost'"
+
+
+@pytest.fixture
+def run_node_config(monkeypatch):
+    """`minicash-node run` up to starting the node: the NodeConfig it would start with."""
+    seen: list = []
+
+    async def fake_run_node(config, config_file=None):
+        seen.append(config)
+
+    monkeypatch.setattr(node.cli, "_run_node", fake_run_node)
+    return seen
+
+
+def invoke_run(*args: str):
+    env = {k: None for k in ("MINICASH_NETWORK", "MINICASH_DATADIR", "MINICASH_CONFIG",
+                             "MINICASH_WHITELIST")}
+    return CliRunner().invoke(node.cli.main, ["run", *args], env=env)
+
+
+def test_run_refuses_a_bad_whitelist_entry_in_one_line(tmp_path, run_node_config):
+    result = invoke_run("--datadir", str(tmp_path), "--whitelist", "127.0.0.1",
+                        "--whitelist", "localhost")
+    assert result.exit_code == 1
+    assert result.output == "Error: --whitelist: 'localhost' is not an IP address or subnet\n"
+    assert run_node_config == []
+
+
+def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, run_node_config):
+    """The config layer checks and rewrites entries (``::ffff:7f00:1/128``); the service must
+    still read that as 127.0.0.1."""
+    result = invoke_run("--datadir", str(tmp_path), "--whitelist", "::ffff:127.0.0.1")
+    assert result.exit_code == 0, result.output
+    (config,) = run_node_config
+    service = whitelisting(tmp_path, list(config.whitelist))
+    assert service.is_whitelisted(peer_at("127.0.0.1"))  # type: ignore[arg-type]
+    assert not service.is_whitelisted(peer_at("127.0.0.2"))  # type: ignore[arg-type]
