@@ -19,7 +19,7 @@ Notes on the agreed interfaces:
   one) as its own source; ``connected()`` refreshes a live peer's time (Core: Connected);
   ``remove()``, ``info()``, ``new_count``/``tried_count``; ``routable_only=True`` refuses
   private/local addresses (mainnet), off by default so nodes on one host can gossip;
-  link-local IPv6 addresses are never stored (``addrman.storable``: Core keeps no unroutable
+  link-local IPv6 addresses are never stored (``netaddr.storable``: Core keeps no unroutable
   address and its peers.dat has no scope id).
   ``add()`` takes times as given and only ages them by ``penalty`` (``2 * 3600`` for gossip, as
   Core's AddrMan::Add); gossip fixes implausible times first, as Core's ProcessMessage does.

@@ -27,7 +27,6 @@ Pure code: no asyncio, no sockets; the clock and the random source are injectabl
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import random
 import struct
@@ -44,6 +43,7 @@ from .netaddr import (
     host_to_ip16,
     ip16_to_host,
     is_routable,
+    storable,
 )
 
 NEW_CAPACITY = 16_384
@@ -133,13 +133,6 @@ class AddrInfo:
         table = "tried" if self.in_tried else "new"
         return (f"AddrInfo({self.host}:{self.port} {table} src={self.source} time={self.time} "
                 f"attempts={self.attempts})")
-
-
-def storable(host: str) -> bool:
-    """Whether the address manager keeps ``host``: anything but a link-local IPv6 address or
-    one with a scope id (see the module docstring)."""
-    ip = ipaddress.ip_address(host)
-    return ip.version == 4 or not (ip.is_link_local or ip.scope_id is not None)
 
 
 def _db_key(host: str, port: int) -> bytes:
@@ -319,7 +312,7 @@ class AddrMan:
         src_group = _source_group(source)
         added = 0
         for addr in addrs:
-            if addr.port == 0 or not storable(addr.host) \
+            if addr.port == 0 or not addr.storable \
                     or (self.routable_only and not is_routable(addr.host)):
                 continue
             own = addr.host == source

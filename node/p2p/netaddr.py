@@ -77,6 +77,21 @@ def _canonical(host: str) -> tuple[str, bytes]:
     return (f"{canon}%{scope}" if sep and ":" in canon else canon), ip16
 
 
+def storable(host: str) -> bool:
+    """Whether the address manager keeps ``host`` (ValueError if not an IP): anything but a
+    link-local IPv6 address (fe80::/10) or one with a scope id. Core's AddrMan keeps no
+    unroutable address (AddSingle: IsRoutable excludes RFC 4862), and its peers.dat, like our
+    records, has no room for the scope id that dialling a link-local address needs; other
+    unroutable addresses are the address manager's ``routable_only`` to refuse."""
+    return _storable(host, host_to_ip16(host))
+
+
+def _storable(host: str, ip16: bytes) -> bool:
+    # fe80::/10 by its first ten bits; an IPv4(-mapped) address starts with zero bytes. A scope
+    # id is only ever written as "%scope" after an IPv6 address.
+    return not (ip16[0] == 0xFE and ip16[1] & 0xC0 == 0x80) and "%" not in host
+
+
 @dataclass(frozen=True, slots=True)
 class NetAddr:
     services: int
@@ -122,6 +137,11 @@ class NetAddr:
     @property
     def is_ipv4(self) -> bool:
         return ":" not in self.host
+
+    @property
+    def storable(self) -> bool:
+        """:func:`storable` of the host, from the wire form already at hand."""
+        return _storable(self.host, self.ip16)
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if not self.is_ipv4 else f"{self.host}:{self.port}"

@@ -17,7 +17,7 @@ from node.p2p import netaddr
 from node.p2p.banman import parse_host
 from node.p2p.connman import ConnectionManager
 from node.p2p.messages import Addr, AddrV2, decode_message
-from node.p2p.netaddr import NetAddr, canonical_host, ip16_to_host
+from node.p2p.netaddr import NetAddr, canonical_host, ip16_to_host, storable
 from node.p2p.service import P2PService
 
 SCOPED = "fe80::1%eth0"
@@ -38,31 +38,13 @@ def test_every_host_check_agrees_with_ipaddress(host):
     assert accepts(canonical_host) is expected
     assert accepts(lambda h: NetAddr(0, h, 1)) is expected
     assert accepts(parse_host) is expected
+    assert accepts(storable) is expected
 
 
 def test_a_scoped_address_keeps_its_scope_in_text_and_drops_it_on_the_wire():
     assert canonical_host("FE80::0001%eth0") == SCOPED  # still dialable
     assert canonical_host("::ffff:10.0.0.1%eth0") == "10.0.0.1"  # IPv4 has no scope
     assert NetAddr(0, SCOPED, 1).ip16 == ipaddress.ip_address("fe80::1").packed
-
-
-def test_a_link_local_peer_gets_a_version_and_is_reported_when_it_connects(tmp_path):
-    """A scoped peer used to be an IP for the service (so its version message was built with
-    it, and raised) but a name for the connection manager (so it never reached addrman).
-    The address manager then declines it (see test_addrman: link-local is never stored)."""
-    node = SimpleNamespace(chain=SimpleNamespace(height=7), mempool=None)
-    service = P2PService(REGTEST, node, tmp_path)  # type: ignore[arg-type]
-    peer = SimpleNamespace(host=SCOPED, port=18444, nonce=1, services=9)
-    version = service.version_for(peer)  # type: ignore[arg-type]
-    assert version.addr_recv.ip16 == ipaddress.ip_address("fe80::1").packed
-
-    good: list = []
-    connman = ConnectionManager(
-        connect_peer=lambda *a: None, accept_peer=lambda *a: None, peers={},
-        addrman=SimpleNamespace(good=lambda *a: good.append(a)), banman=None, bind=None,
-        listen=False, connect=[], addnode=[])
-    connman.connected(peer)  # type: ignore[arg-type]
-    assert good == [(SCOPED, 18444, 9)]
 
 
 # Wire forms whose text has more than one spelling: IPv4-mapped, IPv4-compatible (glibc's
@@ -82,6 +64,45 @@ _SPECIAL_IP16 = [
 _rng = random.Random(155)
 _RANDOM_IP16 = [_rng.randbytes(16) for _ in range(200)] + \
     [bytes(10) + b"\xff\xff" + _rng.randbytes(4) for _ in range(50)]
+
+
+def _storable_by_ipaddress(host: str) -> bool:
+    """The address manager's rule as it was first written, with ipaddress: the reference."""
+    ip = ipaddress.ip_address(host)
+    return ip.version == 4 or not (ip.is_link_local or ip.scope_id is not None)
+
+
+@pytest.mark.parametrize("host", [
+    "fe80::1", SCOPED, "FE80::1%2", "febf:ffff::1", "fe7f::1", "fec0::1", "fd00::1", "::1",
+    "::", "::ffff:169.254.0.1", "::ffff:10.0.0.1%eth0", "169.254.1.1", "127.0.0.1",
+    "2001:db8::1%eth0", "::1.2.3.4", "fe80::1.2.3.4",
+] + [str(ipaddress.IPv6Address(b)) for b in _RANDOM_IP16[:50]]
+  + [str(ipaddress.IPv6Address(b"\xfe" + bytes([x]) + bytes(14))) for x in range(0, 256, 16)])
+def test_what_the_address_manager_stores_is_decided_from_the_wire_form_as_before(host):
+    """Link-local IPv6 (fe80::/10) and anything scoped is never stored (see addrman);
+    the rule moved next to NetAddr and reads the bytes NetAddr already holds."""
+    assert storable(host) is _storable_by_ipaddress(host)
+    addr = NetAddr(1, host, 8333)
+    assert addr.storable is storable(addr.host) is _storable_by_ipaddress(addr.host)
+
+
+def test_a_link_local_peer_gets_a_version_and_is_reported_when_it_connects(tmp_path):
+    """A scoped peer used to be an IP for the service (so its version message was built with
+    it, and raised) but a name for the connection manager (so it never reached addrman).
+    The address manager then declines it (see test_addrman: link-local is never stored)."""
+    node = SimpleNamespace(chain=SimpleNamespace(height=7), mempool=None)
+    service = P2PService(REGTEST, node, tmp_path)  # type: ignore[arg-type]
+    peer = SimpleNamespace(host=SCOPED, port=18444, nonce=1, services=9)
+    version = service.version_for(peer)  # type: ignore[arg-type]
+    assert version.addr_recv.ip16 == ipaddress.ip_address("fe80::1").packed
+
+    good: list = []
+    connman = ConnectionManager(
+        connect_peer=lambda *a: None, accept_peer=lambda *a: None, peers={},
+        addrman=SimpleNamespace(good=lambda *a: good.append(a)), banman=None, bind=None,
+        listen=False, connect=[], addnode=[])
+    connman.connected(peer)  # type: ignore[arg-type]
+    assert good == [(SCOPED, 18444, 9)]
 
 
 @pytest.mark.parametrize("ip16", _SPECIAL_IP16 + _RANDOM_IP16, ids=lambda b: b.hex())
