@@ -20,6 +20,7 @@ As Bitcoin Core's net_processing does it:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import random
 import time
@@ -181,16 +182,20 @@ class TxRelay:
     def _send_queue(self, peer: Peer, queue: dict[bytes, MempoolEntry]) -> None:
         pool = self.mempool
         # Entries that left the pool (or were replaced) or fall below the peer's fee filter are
-        # never announced: only these stay queued (keys are always the entry's txid).
-        live = {txid: e for txid, e in queue.items()
-                if pool.get(txid) is e and e.fee * 1000 >= peer.fee_filter * e.vsize}
-        # Parents before children, so the receiver need not park children as orphans.
-        batch = sorted(live.values(), key=lambda e: (e.ancestor_count, -e.fee_rate))
-        del batch[INVENTORY_BROADCAST_MAX:]
+        # never announced: dropped from the queue (keys are always the entry's txid). In place:
+        # the queue object stays the peer's, and what remains keeps its order.
+        dead = [txid for txid, e in queue.items()
+                if pool.get(txid) is not e or e.fee * 1000 < peer.fee_filter * e.vsize]
+        for txid in dead:
+            del queue[txid]
+        # Parents before children, so the receiver need not park children as orphans, then the
+        # higher fee rate (Core: CompareInvMempoolOrder). Only the first INVENTORY_BROADCAST_MAX
+        # are wanted: a heap picks them without sorting the whole queue, as Core's SendMessages
+        # does. nsmallest is stable, as sorted()[:n]: ties go in queue order.
+        batch = heapq.nsmallest(INVENTORY_BROADCAST_MAX, queue.values(),
+                                key=lambda e: (e.ancestor_count, -e.fee_rate))
         for e in batch:
-            del live[e.txid]
-        queue.clear()
-        queue.update(live)  # in place: the queue object stays the peer's
+            del queue[e.txid]
         if not batch:
             return
         kind = MSG_WTX if peer.wtxid_relay else MSG_TX
