@@ -2,14 +2,21 @@
 relay and address gossip to them. The node reaches it through ``start``/``stop``, ``peer_list``
 and the admin calls; it reaches the node only through :class:`NodeHooks`.
 
-Misbehaviour (an invalid block or header, a malformed message, a flood nobody asked for, an
-oversized or unreadable frame) disconnects the peer and discourages its address for 24 hours, as
-Bitcoin Core does since v28 (every misbehaviour discourages at once). Two exceptions, also
-Core's (MaybeDiscourageAndDisconnect): whitelisted (noban) peers and peers we were told to
-connect to (``--connect``, ``--addnode``, the admin API) are neither disconnected nor
-discouraged; ``on_misbehaving`` is the one place this is decided. Unlike Core, loopback
-peers are discouraged too, so misbehaviour is visible on a one-machine test network; a
-discouraged address can still connect in while inbound slots are free, as in Core.
+Misbehaviour (an invalid block or header, a message that does not decode or breaks a limit,
+such as an ``inv`` of over 50,000 entries, a flood nobody asked for) disconnects the peer and
+discourages its address for 24 hours, as Bitcoin Core does since v28 (every misbehaviour
+discourages at once). Two exceptions, also Core's (MaybeDiscourageAndDisconnect): whitelisted
+(noban) peers and peers we were told to connect to (``--connect``, ``--addnode``, the admin
+API) are neither disconnected nor discouraged; ``on_misbehaving`` is the one place this is
+decided. Unlike Core, loopback peers are discouraged too, so misbehaviour is visible on a
+one-machine test network; a discouraged address can still connect in while inbound slots are
+free, as in Core.
+
+Broken framing is not misbehaviour. An unreadable stream (a header with the wrong network
+magic or an oversized length: ``wire.WireError``) closes the connection without
+discouraging, as Core's failing readHeader does (the peer may be on another network);
+``Peer.run`` logs it once. A frame with a wrong checksum or an invalid command is skipped and
+the next one read (``wire.FrameDecoder``, as Core does); an unknown command is ignored.
 """
 
 from __future__ import annotations
