@@ -75,23 +75,63 @@ def info(network: str) -> None:
         click.echo(f"{key:{width}}  {value}")
 
 
-# -- offline commands on a datadir -------------------------------------------------------------
+# -- where the node's settings come from -----------------------------------------------------------
 
 def _datadir_option(f):
     return click.option("--datadir", type=click.Path(file_okay=False, path_type=Path),
                         help="Data directory (default ~/.minicash/<network>).")(f)
 
 
-def _network_option(f):
-    return click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest",
-                        show_default=True, help="Which network's rules and magic to use.")(f)
+def _settings_options(network_help: str, config_help: str):
+    """--network, --datadir and --config: where `run` and the other commands on a node's
+    datadir find the node's settings (see :func:`_settings`). No default network here: one not
+    given comes from MINICASH_NETWORK or the config file, so both find the same datadir and
+    file."""
+    def add(f):
+        f = click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+                         help=config_help)(f)
+        f = _datadir_option(f)
+        return click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
+                            help=network_help)(f)
+    return add
 
 
-def _open_chain(network: str, datadir: Path | None, **kwargs) -> ChainState:
-    params = get_params(network)
-    path = datadir or default_datadir(network)
+def _settings(given: dict[str, object]) -> Settings:
+    """The node's settings from the options ``given`` (None: not given), the MINICASH_*
+    environment and the config file; a bad one is a one-line error."""
     try:
-        return ChainState(params, path, **kwargs)
+        return load_settings(given, os.environ)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _with_settings(network_help: str, config_help: str):
+    """The settings options, for a command called with ``settings`` instead: the node's
+    settings as `run` resolves them from the same options, so every command on a node's
+    datadir finds the one `run` uses."""
+    def add(command):
+        @functools.wraps(command)
+        def with_settings(network: str | None, datadir: Path | None, config: Path | None,
+                          **kwargs: object) -> None:
+            command(settings=_settings({"network": network, "datadir": datadir,
+                                        "config": config}), **kwargs)
+        return _settings_options(network_help, config_help)(with_settings)
+    return add
+
+
+# -- offline commands on a datadir -------------------------------------------------------------
+
+# The datadir and network as `run` finds them (flag, MINICASH_* environment, config file), so
+# these commands open the chain the node keeps.
+_offline_options = _with_settings(
+    network_help="Which network's rules and magic to use.  [default: regtest]",
+    config_help="The node's TOML config file (default <datadir>/minicash.toml, if present), "
+                "for its network and datadir.")
+
+
+def _open_chain(settings: Settings, **kwargs) -> ChainState:
+    try:
+        return ChainState(get_params(settings.network), settings.datadir, **kwargs)
     except (StorageError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
 
@@ -99,11 +139,10 @@ def _open_chain(network: str, datadir: Path | None, **kwargs) -> ChainState:
 @main.command("import")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_network_option
-@_datadir_option
-def import_cmd(files: tuple[Path, ...], network: str, datadir: Path | None) -> None:
+@_offline_options
+def import_cmd(files: tuple[Path, ...], settings: Settings) -> None:
     """Import blocks from Bitcoin Core's blk*.dat files (any order; resumable)."""
-    chain = _open_chain(network, datadir)
+    chain = _open_chain(settings)
     total = sum(f.stat().st_size for f in files) or 1
     started = last = time.monotonic()
 
@@ -141,11 +180,10 @@ def import_cmd(files: tuple[Path, ...], network: str, datadir: Path | None) -> N
 
 
 @main.command("utxo-stats")
-@_network_option
-@_datadir_option
-def utxo_stats_cmd(network: str, datadir: Path | None) -> None:
+@_offline_options
+def utxo_stats_cmd(settings: Settings) -> None:
     """Count, total amount and hash of the UTXO set, and its best block."""
-    with _open_chain(network, datadir) as chain:
+    with _open_chain(settings) as chain:
         chain.flush()
         stats = chain.utxo_stats()
         height = chain.index[stats.best_block].height
@@ -157,39 +195,16 @@ def utxo_stats_cmd(network: str, datadir: Path | None) -> None:
 
 
 @main.command("reindex-chainstate")
-@_network_option
-@_datadir_option
-def reindex_chainstate_cmd(network: str, datadir: Path | None) -> None:
+@_offline_options
+def reindex_chainstate_cmd(settings: Settings) -> None:
     """Rebuild the UTXO set by reconnecting every stored block, fully validated."""
     started = time.monotonic()
-    with _open_chain(network, datadir, reindex_chainstate=True) as chain:
+    with _open_chain(settings, reindex_chainstate=True) as chain:
         click.echo(f"reindexed to height {chain.height} in {time.monotonic() - started:.1f} s")
         click.echo(f"tip {hash_to_hex(chain.tip.hash)}")
 
 
 # -- the running node ----------------------------------------------------------------------------
-
-def _settings_options(network_help: str, config_help: str):
-    """--network, --datadir and --config: where `run` and the client commands find the node's
-    settings (see :func:`_settings`). No default network here: one not given comes from
-    MINICASH_NETWORK or the config file, so both find the same datadir and file."""
-    def add(f):
-        f = click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-                         help=config_help)(f)
-        f = _datadir_option(f)
-        return click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
-                            help=network_help)(f)
-    return add
-
-
-def _settings(given: dict[str, object]) -> Settings:
-    """The node's settings from the options ``given`` (None: not given), the MINICASH_*
-    environment and the config file; a bad one is a one-line error."""
-    try:
-        return load_settings(given, os.environ)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-
 
 def _hostport_list_option(name: str, help: str):
     return click.option(name, multiple=True, metavar="HOST:PORT", help=help)
@@ -322,15 +337,10 @@ async def _run_node(config: NodeConfig, config_file: Path | None = None) -> None
 def _client_options(command):
     """The node's settings options and --rest. The command is called with ``settings``, the
     node's settings as `run` resolves them from the same options, and ``rest_url``."""
-    @functools.wraps(command)
-    def with_settings(network: str | None, datadir: Path | None, config: Path | None,
-                      **kwargs: object) -> None:
-        command(settings=_settings({"network": network, "datadir": datadir, "config": config}),
-                **kwargs)
     f = click.option("--rest", "rest_url", help="The node's API base URL (default: from "
                      "rest-bind, as `run` finds it in MINICASH_REST_BIND or the config file; "
-                     "else http://127.0.0.1:<network REST port>).")(with_settings)
-    return _settings_options(
+                     "else http://127.0.0.1:<network REST port>).")(command)
+    return _with_settings(
         network_help="The node's network.  [default: regtest]",
         config_help="The node's TOML config file (default <datadir>/minicash.toml, if "
                     "present).")(f)

@@ -107,6 +107,51 @@ def test_a_bad_rest_bind_in_the_config_file_is_one_line(tmp_path, no_minicash_en
     assert line.startswith("Error: 'rest-bind' in ") and "bad port 'http'" in line, line
 
 
+# -- where the commands on a datadir find it ---------------------------------------------------------
+@pytest.mark.parametrize("command", ["utxo-stats", "reindex-chainstate", "import"])
+def test_datadir_commands_find_the_chain_as_run_does_flag_then_env_then_config_file(
+        command, tmp_path, monkeypatch, no_minicash_env):
+    # A default datadir under tmp_path, never the user's ~/.minicash.
+    monkeypatch.setenv("MINICASH_HOME", str(tmp_path / "home"))
+    empty_blk = tmp_path / "blk00000.dat"
+    empty_blk.write_bytes(b"")
+    devnet = get_params("devnet").genesis_hash_hex
+
+    def opened(*args: str, env: dict[str, str] | None = None) -> tuple[str, list[str]]:
+        """The genesis the command reports (which network's chain it opened) and the datadirs
+        that hold a chain afterwards, relative to tmp_path."""
+        files = [str(empty_blk)] if command == "import" else []
+        result = CliRunner().invoke(node_main, [command, *files, *args], env=env)
+        assert result.exit_code == 0, result.output
+        [genesis] = re.findall(r"^(?:best block|tip) +([0-9a-f]{64})$", result.output, re.M)
+        return genesis, sorted(str(d.parent.relative_to(tmp_path))
+                               for d in tmp_path.rglob("chainstate"))
+
+    # The default config file of a datadir given on the command line sets its network.
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "minicash.toml").write_text('network = "devnet"\n')
+    assert opened("--datadir", str(tmp_path / "dev")) == (devnet, ["dev"])
+    # MINICASH_NETWORK picks the network and so the default datadir.
+    assert opened(env={"MINICASH_NETWORK": "devnet"}) == (devnet, ["dev", "home/devnet"])
+    # A config file (from MINICASH_CONFIG) sets the datadir, relative to the file...
+    (tmp_path / "node.toml").write_text('network = "devnet"\ndatadir = "from-file"\n')
+    env = {"MINICASH_CONFIG": str(tmp_path / "node.toml")}
+    assert opened(env=env) == (devnet, ["dev", "from-file", "home/devnet"])
+    # ... MINICASH_DATADIR beats the file, and --datadir beats both.
+    env["MINICASH_DATADIR"] = str(tmp_path / "from-env")
+    assert opened(env=env)[1] == ["dev", "from-env", "from-file", "home/devnet"]
+    assert opened("--datadir", str(tmp_path / "from-flag"), env=env)[1] == \
+        ["dev", "from-env", "from-file", "from-flag", "home/devnet"]
+
+
+def test_a_bad_config_file_is_one_line_for_the_datadir_commands(tmp_path, no_minicash_env):
+    (tmp_path / "minicash.toml").write_text('network = "moon"\n')
+    result = CliRunner().invoke(node_main, ["utxo-stats", "--datadir", str(tmp_path)])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("Error: 'network' in ") and "got 'moon'" in line, line
+
+
 # -- where `generate` pays -------------------------------------------------------------------------
 FILE_ADDRESS = "bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c"
 ENV_ADDRESS = "bcrt1qyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zs4w3j0"
