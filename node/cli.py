@@ -456,7 +456,7 @@ def _print_welcome(node: Node, config_file: Path | None = None) -> None:
     # and turns a wildcard bind (0.0.0.0, ::) into loopback, so every URL below opens.
     base = connect_url(node.rest_address or ("127.0.0.1", node.config.params.rest_port))
     net = node.config.params.name
-    flags = _client_flags(node, config_file)
+    flags = _client_flags(node, config_file, base)
     lines = [
         f"minicash {net} node running (datadir {node.config.datadir})",
         f"  Explorer     {base}/          open it in a browser",
@@ -472,15 +472,36 @@ def _print_welcome(node: Node, config_file: Path | None = None) -> None:
     click.echo("\n".join(lines), err=True)
 
 
-def _client_flags(node: Node, config_file: Path | None) -> str:
-    """The options a client command needs to find this node's settings, for the banner's
-    hints: its network, datadir and config file where they are not the defaults (absolute
-    paths, for a shell in another directory; quoted for the shell)."""
+def _client_flags(node: Node, config_file: Path | None, url: str) -> str:
+    """The options a client command needs to reach this node, for the banner's hints: its
+    network, datadir and config file where they are not the defaults (absolute paths, for a
+    shell in another directory; quoted for the shell), and ``--rest`` with ``url``, where the
+    API answers, if those settings alone would look for it elsewhere."""
     net = node.config.params.name
-    flags = [] if net == DEFAULT_NETWORK else ["--network", net]
     datadir = node.config.datadir.absolute()
+    config = config_file.absolute() if config_file is not None else None
+    if config == datadir / CONFIG_FILE_NAME:
+        config = None  # found without --config
+    # The settings the hint gives a client command. The datadir is there even where the hint
+    # leaves it out: the default one, which _found_url, reading no MINICASH_HOME, would miss.
+    given: dict[str, object] = {"network": None if net == DEFAULT_NETWORK else net,
+                                "datadir": datadir, "config": config}
+    flags = [] if net == DEFAULT_NETWORK else ["--network", net]
     if datadir != default_datadir(net).absolute():
         flags += ["--datadir", str(datadir)]
-    if config_file is not None and config_file.absolute() != datadir / CONFIG_FILE_NAME:
-        flags += ["--config", str(config_file.absolute())]
+    if config is not None:
+        flags += ["--config", str(config)]
+    if _found_url(given) != url:
+        flags += ["--rest", url]
     return "".join(f" {shlex.quote(flag)}" for flag in flags)
+
+
+def _found_url(given: dict[str, object]) -> str | None:
+    """The API URL a client command given these settings finds: the config file's rest-bind,
+    else the network's default. The environment is left out: the node's MINICASH_REST_BIND
+    need not be set in the shell the hint is typed in, and a --rest-bind given to `run` is in
+    neither. None if the file no longer loads."""
+    try:
+        return connect_url(load_settings(given, {}).rest_bind)
+    except ConfigError:
+        return None

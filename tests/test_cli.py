@@ -242,6 +242,7 @@ def test_the_welcome_hints_name_another_datadir_and_config_file_quoted_for_the_s
         capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("MINICASH_HOME", str(tmp_path / "home"))
     datadir, config = tmp_path / "my node", tmp_path / "it's.toml"
+    config.write_text("")  # the banner reads it: a rest-bind there would be found without --rest
     text = _welcome(capsys, ("127.0.0.1", 18443), datadir, config)
     flags = f"--datadir '{datadir}' --config '{tmp_path}/it'\"'\"'s.toml'"
     assert _hints(text) == [f"minicash-node status {flags}",
@@ -255,6 +256,25 @@ def test_the_welcome_hints_name_another_datadir_and_config_file_quoted_for_the_s
     text = _welcome(capsys, ("127.0.0.1", 18443), Path("my node"),
                     Path("my node") / "minicash.toml")
     assert _hints(text)[0] == f"minicash-node status --datadir '{datadir}'"
+
+
+def test_the_welcome_hints_give_the_api_url_where_the_settings_would_not_find_it(
+        capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINICASH_HOME", str(tmp_path))
+    datadir = tmp_path / "regtest"
+    datadir.mkdir()
+    # Bound elsewhere than the network's default (run's --rest-bind or MINICASH_REST_BIND,
+    # which the shell the hint is typed in may not have): the URL it answers on, quoted.
+    text = _welcome(capsys, ("::1", 5000), datadir)
+    assert _hints(text) == ["minicash-node status --rest 'http://[::1]:5000'",
+                            "minicash-node generate 10 --rest 'http://[::1]:5000'"]
+    # The rest-bind of the config file the hint leads to is found without --rest...
+    (datadir / "minicash.toml").write_text('rest-bind = "[::]:5000"\n')
+    text = _welcome(capsys, ("::", 5000), datadir, datadir / "minicash.toml")
+    assert _hints(text)[0] == "minicash-node status"
+    # ... unless the node listens elsewhere (a flag or the environment beat the file).
+    text = _welcome(capsys, ("127.0.0.1", 5001), datadir, datadir / "minicash.toml")
+    assert _hints(text)[0] == "minicash-node status --rest http://127.0.0.1:5001"
 
 
 @pytest.mark.parametrize("seconds", ["-1", "nan", "inf", "86401"])

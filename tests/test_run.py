@@ -24,12 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _start(datadir: Path, *args: str, rest_port: int | None = None,
-           rest_bind_flag: bool = True) -> subprocess.Popen:
-    """Without ``rest_bind_flag``, the REST address comes from the datadir's config file."""
+           rest_bind_flag: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Without ``rest_bind_flag``, the REST address comes from the datadir's config file.
+    ``env``: variables the node has on top of the test's environment."""
     rest = ["--rest-bind", f"127.0.0.1:{rest_port or free_port()}"] if rest_bind_flag else []
     return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
                              *rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
-                             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
 
 
 def _wait_for_lines(proc: subprocess.Popen, needle: str, count: int, deadline_s: float = 60):
@@ -210,13 +212,20 @@ def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_pa
             proc.kill()
 
 
-def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(tmp_path,
-                                                                              no_minicash_env):
-    """A datadir and config file elsewhere than the defaults: the hinted command, typed as
-    printed, finds the node's settings and reaches it."""
+@pytest.mark.parametrize("rest_from", ["config file", "--rest-bind", "--rest-bind [::1]",
+                                       "MINICASH_REST_BIND"])
+def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
+        tmp_path, no_minicash_env, rest_from):
+    """A datadir and config file elsewhere than the defaults, the API bound by the config
+    file, a flag or the node's environment: the hinted command, typed as printed in a shell
+    without the node's environment, finds the node's settings and reaches it."""
     datadir, config = tmp_path / "my node", tmp_path / "my settings.toml"
-    config.write_text(f'rest-bind = "127.0.0.1:{free_port()}"\n')
-    proc = _start(datadir, "--config", str(config), "--no-listen", rest_bind_flag=False)
+    bind = f"{'[::1]' if '[::1]' in rest_from else '127.0.0.1'}:{free_port()}"
+    config.write_text(f'rest-bind = "{bind}"\n' if rest_from == "config file" else "")
+    flags = ["--rest-bind", bind] if rest_from.startswith("--rest-bind") else []
+    env = {"MINICASH_REST_BIND": bind} if rest_from == "MINICASH_REST_BIND" else {}
+    proc = _start(datadir, "--config", str(config), "--no-listen", *flags,
+                  rest_bind_flag=False, env=env)
     try:
         (hint,) = _wait_for_lines(proc, "minicash-node status", 1)
         command = shlex.split(hint)
@@ -226,6 +235,8 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(tmp
         stopped = CliRunner().invoke(main, ["stop", *command[2:]])
         assert stopped.exit_code == 0, stopped.output
         assert proc.wait(timeout=20) == 0
+        # --rest only where the settings the hint gives do not lead to the API.
+        assert ("--rest" in command) == (rest_from != "config file"), hint
     finally:
         if proc.poll() is None:
             proc.kill()
