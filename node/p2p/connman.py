@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from node.config import HostPort
+
 from .netaddr import canonical_host, group, is_ip
 from .peer import cancel_and_wait
 
@@ -78,7 +80,7 @@ class ConnectionManager:
                                    f"{e.strerror or e}") from None
             sock = self._server.sockets[0].getsockname()
             self.listen_address = (sock[0], sock[1])
-            log.info("P2P listening on %s:%d", *self.listen_address)
+            log.info("P2P listening on %s", HostPort(*self.listen_address))  # [::1]:18444
         else:
             log.info("P2P not listening (--no-listen)")
         self._task = asyncio.get_running_loop().create_task(self._outbound_loop())

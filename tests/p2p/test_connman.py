@@ -3,8 +3,12 @@ connected only; automatic addresses are the address manager's to judge (Core: nA
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from types import SimpleNamespace
+
+import pytest
 
 from node.consensus.params import REGTEST
 from node.p2p.addrman import AddrMan
@@ -83,3 +87,20 @@ def test_tries_of_automatic_addresses_are_forgotten_after_the_retry_window(tmp_p
         assert connman._last_auto_try == {recent: connman._last_auto_try[recent]}
     finally:
         addrman.close()
+
+
+@pytest.mark.parametrize(("host", "logged"), [("::1", "[::1]:"), ("127.0.0.1", "127.0.0.1:")])
+def test_the_listening_address_is_logged_as_host_port_with_ipv6_bracketed(caplog, host, logged):
+    connman = ConnectionManager(
+        connect_peer=lambda *a: None, accept_peer=lambda *a: None, peers={}, addrman=None,
+        banman=None, bind=(host, 0), listen=True, connect=[], addnode=[])
+
+    async def listen() -> int:
+        await connman.start()
+        await connman.stop()
+        assert connman.listen_address is not None
+        return connman.listen_address[1]
+
+    with caplog.at_level(logging.INFO, logger="minicash.p2p"):
+        port = asyncio.run(listen())
+    assert f"P2P listening on {logged}{port}" in caplog.messages
