@@ -24,8 +24,7 @@ from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
 from node.chain.preverify import is_new_tip, preverify_scripts
-from node.client import connect_url
-from node.config import HostPort
+from node.config import HostPort, connect_url
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError

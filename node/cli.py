@@ -21,13 +21,14 @@ from node.app import MINER_KEY_FILE, Node, NodeConfig, miner_script
 from node.chain.chainstate import ChainState
 from node.chain.importer import ImportStats, import_files
 from node.cli_checks import seconds
-from node.client import ClientError, NodeClient, connect_url
+from node.client import ClientError, NodeClient
 from node.config import (
     CONFIG_FILE_NAME,
     DEFAULT_NETWORK,
     LOG_LEVELS,
     ConfigError,
     Settings,
+    connect_url,
     default_datadir,
     load_settings,
 )

@@ -6,34 +6,14 @@ Uses only the standard library (urllib): one request per command, the admin toke
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import urllib.error
 import urllib.request
 from typing import Any
 
-from node.config import HostPort
-
 
 class ClientError(Exception):
     pass
-
-
-def connect_url(bind: tuple[str, int]) -> str:
-    """The base URL of a node whose API listens on ``bind`` (its rest-bind, HOST, PORT).
-
-    A wildcard address (0.0.0.0, ::) is where the node listens, not an address to connect
-    to: it is reached on the loopback address of the same family, the interface Core's
-    bitcoin-cli connects to by default (-rpcconnect=127.0.0.1). An IPv6 host is bracketed,
-    as :class:`HostPort` writes it."""
-    host, port = bind
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None  # a host name
-    if ip is not None and ip.is_unspecified:
-        host = "::1" if ip.version == 6 else "127.0.0.1"
-    return f"http://{HostPort(host, port)}"
 
 
 class NodeClient:

@@ -4,7 +4,9 @@ file; a list given at a higher level replaces the lower one, it is not merged).
 
 ``load_settings`` is a pure function of the flags it is handed, the environment mapping and the
 config file it reads: no globals, nothing else from the process. It owns parsing and validation
-only; building and running the node is ``node/cli.py``'s and ``node/app.py``'s business.
+only; building and running the node is ``node/cli.py``'s and ``node/app.py``'s business. It also
+owns how a HOST:PORT is written (``HostPort``) and the URL that reaches an API bound to one
+(``connect_url``), for the node's logs, its welcome banner and the client commands alike.
 
 Keys (file keys take the flag's name with dashes or underscores: ``mine-interval`` or
 ``mine_interval``; environment variables are ``MINICASH_`` + the upper-case underscore name):
@@ -87,6 +89,23 @@ class HostPort(NamedTuple):
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def connect_url(bind: tuple[str, int]) -> str:
+    """The base URL of a node whose API listens on ``bind`` (its rest-bind, HOST, PORT).
+
+    A wildcard address (0.0.0.0, ::) is where the node listens, not an address to connect
+    to: it is reached on the loopback address of the same family, the interface Core's
+    bitcoin-cli connects to by default (-rpcconnect=127.0.0.1). An IPv6 host is bracketed,
+    as :class:`HostPort` writes it."""
+    host, port = bind
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None  # a host name
+    if ip is not None and ip.is_unspecified:
+        host = "::1" if ip.version == 6 else "127.0.0.1"
+    return f"http://{HostPort(host, port)}"
 
 
 @dataclass(frozen=True)
