@@ -152,7 +152,13 @@ class Node:
         self.api_runner = web.AppRunner(create_app(ctx), access_log=None)
         await self.api_runner.setup()
         site = web.TCPSite(self.api_runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:  # e.g. the port is taken: one line from `run`, not a traceback
+            # asyncio words a failed bind at length; the errno's text is the reason.
+            reason = os.strerror(e.errno) if e.errno else e
+            raise RuntimeError(
+                f"cannot serve the REST API on {HostPort(host, port)}: {reason}") from None
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         bound = sockets[0].getsockname()[:2] if sockets else (host, port)
         self.rest_address = listening = HostPort(bound[0], bound[1])

@@ -240,3 +240,40 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.parametrize("taken", ["rest", "p2p"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_run_with_a_port_in_use_exits_with_one_line(tmp_path, taken, host):
+    """A REST or P2P port another process holds: one line naming the address (IPv6
+    bracketed) and a non-zero exit, not a traceback; the datadir is left unlocked."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        holder = socket.socket(family, socket.SOCK_STREAM)
+        holder.bind((host, 0))
+    except OSError:
+        pytest.skip(f"no {host} on this machine")
+    holder.listen()
+    port = holder.getsockname()[1]
+    other = free_port()
+    binds = {"rest": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+             "p2p": f"127.0.0.1:{other}"}
+    if taken == "p2p":
+        binds = {"rest": f"127.0.0.1:{other}", "p2p": binds["rest"]}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "node", "run", "--datadir", str(tmp_path / "n"),
+             "--rest-bind", binds["rest"], "--p2p-bind", binds["p2p"]],
+            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    what = "serve the REST API" if taken == "rest" else "listen for peers"
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: cannot {what} on {shown}: Address already in use"]
+    stats = CliRunner().invoke(main, ["utxo-stats", "--datadir", str(tmp_path / "n")])
+    assert stats.exit_code == 0, stats.output  # the lock went with the process

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -76,8 +77,10 @@ class ConnectionManager:
             try:
                 self._server = await asyncio.start_server(self._on_inbound, host, port)
             except OSError as e:
-                raise RuntimeError(f"cannot listen for peers on {host}:{port}: "
-                                   f"{e.strerror or e}") from None
+                # asyncio words a failed bind at length; the errno's text is the reason.
+                reason = os.strerror(e.errno) if e.errno else e
+                raise RuntimeError(
+                    f"cannot listen for peers on {HostPort(host, port)}: {reason}") from None
             sock = self._server.sockets[0].getsockname()
             self.listen_address = (sock[0], sock[1])
             log.info("P2P listening on %s", HostPort(*self.listen_address))  # [::1]:18444
