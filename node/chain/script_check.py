@@ -175,9 +175,9 @@ class BlockChecks:
             return
         if self._failed and not self._all_failures:
             return  # transactions come in block order: this one cannot fail earlier
-        cache = PrecomputedTxData(tx)
         flags = self.flags
         if self._inline:  # real checks: a failure is the verdict, no need to run it again
+            cache = PrecomputedTxData(tx)
             for n, coin in enumerate(coins):
                 failure = _check_input(tx, n, coin, flags, cache)
                 if failure is not None:
@@ -186,6 +186,9 @@ class BlockChecks:
             return
         self._txs[pos] = (tx, coins)
         records, tags = self._records, self._tags
+        # The parts the inputs' signature hashes share: a one-input transaction has no one to
+        # share them with, and its P2WPKH hash is made without (sighash.p2wpkh_sighash_all).
+        cache = PrecomputedTxData(tx) if len(coins) > 1 else None
         for n, coin in enumerate(coins):
             before = len(records)
             try:

@@ -505,16 +505,27 @@ class Block:
             raise DecodeError("block is not valid hex") from None
         return from_bytes(cls, raw)
 
+    def _sizes(self) -> tuple[int, int]:
+        """(base size, total size), in one pass reading the transactions' slots: CheckBlock
+        and ContextualCheckBlock ask for them, once per transaction of every block."""
+        base = total = 0
+        for t in self.txs:
+            if not t._total_size:  # not parsed, and not measured yet
+                t._measure()
+            base += t._base_size
+            total += t._total_size
+        head = BlockHeader.SIZE + len(compact_size(len(self.txs)))
+        return head + base, head + total
+
     @property
     def base_size(self) -> int:
-        return BlockHeader.SIZE + len(compact_size(len(self.txs))) + sum(
-            t.base_size for t in self.txs)
+        return self._sizes()[0]
 
     @property
     def total_size(self) -> int:
-        return BlockHeader.SIZE + len(compact_size(len(self.txs))) + sum(
-            t.total_size for t in self.txs)
+        return self._sizes()[1]
 
     @property
     def weight(self) -> int:
-        return self.base_size * (WITNESS_SCALE_FACTOR - 1) + self.total_size
+        base, total = self._sizes()
+        return base * (WITNESS_SCALE_FACTOR - 1) + total

@@ -32,6 +32,7 @@ from node.consensus.script.sighash import (
     SIGHASH_ANYONECANPAY,
     SIGHASH_NONE,
     PrecomputedTxData,
+    p2wpkh_sighash_all,
     segwit_v0_sighash,
 )
 from node.consensus.script.sigops import (
@@ -40,6 +41,7 @@ from node.consensus.script.sigops import (
     tx_sigop_cost,
     witness_sigop_count,
 )
+from node.consensus.serialize import ByteReader
 
 SECRET = hashlib.sha256(b"fast path key").digest()
 PUBKEY = crypto.pubkey_from_secret(SECRET)
@@ -228,6 +230,30 @@ def test_deferring_shortcut_matches_on_mutated_spends(data, flags):
     spk = b"\x00\x14" + bytes(parts[2])
     assert (_deferred_outcome(_defer_fast, spk, tx, flags)
             == _deferred_outcome(_defer_general, spk, tx, flags))
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_p2wpkh_sighash_all_is_bip143s(data):
+    """The P2WPKH SIGHASH_ALL hash made in one piece (one input) or from the shared parts
+    (several) equals segwit_v0_sighash's, for built and for parsed transactions."""
+    u32 = st.integers(0, 0xFFFFFFFF)
+    vin = tuple(TxIn(OutPoint(data.draw(st.binary(min_size=32, max_size=32)), data.draw(u32)),
+                     b"", data.draw(u32), (b"\x30", b"\x02"))
+                for _ in range(data.draw(st.integers(1, 3))))
+    vout = tuple(TxOut(data.draw(st.integers(0, 21_000_000 * 10**8)),
+                       data.draw(st.binary(max_size=40)))
+                 for _ in range(data.draw(st.integers(1, 3))))
+    tx = Tx(data.draw(st.integers(-(2**31), 2**31 - 1)), vin, vout, data.draw(u32))
+    if data.draw(st.booleans()):
+        tx = Tx.parse(ByteReader(tx.serialize()))  # with its outputs' bytes kept
+    n = data.draw(st.integers(0, len(vin) - 1))
+    program = data.draw(st.binary(min_size=20, max_size=20))
+    amount = data.draw(st.integers(0, 21_000_000 * 10**8))
+    expected = segwit_v0_sighash(b"\x76\xa9\x14" + program + b"\x88\xac", tx, n, SIGHASH_ALL,
+                                 amount)
+    assert p2wpkh_sighash_all(tx, n, program, amount, None) == expected
+    assert p2wpkh_sighash_all(tx, n, program, amount, PrecomputedTxData(tx)) == expected
 
 
 SCRIPTS = [

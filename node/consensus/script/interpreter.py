@@ -10,7 +10,6 @@ does not know the version (Core without the TAPROOT flag behaves the same).
 from __future__ import annotations
 
 import hashlib
-import struct
 
 from .. import crypto
 from ..hashes import hash160, ripemd160, sha256, sha256d
@@ -113,6 +112,7 @@ from .sighash import (
     SIGVERSION_WITNESS_V0,
     PrecomputedTxData,
     legacy_sighash,
+    p2wpkh_sighash_all,
     segwit_v0_sighash,
 )
 
@@ -923,18 +923,14 @@ def verify_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: in
                   TxSignatureChecker(tx, n_in, amount, cache))
 
 
-_PACK_OUTPOINT = struct.Struct("<32sI").pack
-_PACK_AMOUNT_SEQUENCE = struct.Struct("<qI").pack
 # The only false 20-byte values (cast_to_bool): zeros, and zeros ending in a negative sign.
 _FALSE_PROGRAMS = frozenset((bytes(20), bytes(19) + b"\x80"))
-# BIP143's scriptCode of a P2WPKH program, serialized with its length: DUP HASH160 <20> ...
-_P2WPKH_CODE_HEAD = b"\x19\x76\xa9\x14"
-_P2WPKH_CODE_TAIL = b"\x88\xac"
 _DER_CHECKS = _DERSIG | _LOW_S | _STRICTENC
 
 
 def defer_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: int,
-                cache: PrecomputedTxData, deferred: list[tuple[bytes, bytes, bytes]]) -> None:
+                cache: PrecomputedTxData | None,
+                deferred: list[tuple[bytes, bytes, bytes]]) -> None:
     """``verify_input`` with a :class:`DeferringSignatureChecker` appending to ``deferred``,
     under the same rule (a failed record, or a ScriptError, means: run it again for real).
 
@@ -955,12 +951,8 @@ def defer_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: int
                 and program not in _FALSE_PROGRAMS and hash160(pubkey) == program
                 and (not flags & _DER_CHECKS or is_valid_signature_encoding(sig))
                 and (not flags & _LOW_S or is_low_der_signature(sig))):
-            prefix, suffix = cache.sighash_all_parts()
-            prevout = txin.prevout
-            deferred.append((pubkey, sig[:-1], sha256d(b"".join((
-                prefix, _PACK_OUTPOINT(prevout.txid, prevout.n),
-                _P2WPKH_CODE_HEAD, program, _P2WPKH_CODE_TAIL,
-                _PACK_AMOUNT_SEQUENCE(amount, txin.sequence), suffix)))))
+            deferred.append((pubkey, sig[:-1],
+                             p2wpkh_sighash_all(tx, n_in, program, amount, cache)))
             return
     verify_script(txin.script_sig, script_pubkey, witness, flags,
                   DeferringSignatureChecker(tx, n_in, amount, cache, deferred))
