@@ -37,7 +37,9 @@ from .script_check import BlockChecks
 
 class BlockView:
     """UTXO changes of one block, applied to the cache only if the whole block is valid
-    (Core connects into a child CCoinsViewCache for the same reason). Keyed by (txid, n)."""
+    (Core connects into a child CCoinsViewCache for the same reason). Keyed by (txid, n).
+    :class:`TxConnector` fills ``added`` and ``spent`` itself: a coin the block creates and
+    spends ends up in neither."""
 
     __slots__ = ("base", "added", "spent", "_revertible")
 
@@ -54,13 +56,6 @@ class BlockView:
         if key in self.spent:
             return None
         return self.base.get_coin_key(key)
-
-    def spend(self, key: tuple[bytes, int], coin: Coin) -> None:
-        if self.added.pop(key, None) is None:
-            self.spent[key] = coin
-
-    def add(self, key: tuple[bytes, int], coin: Coin) -> None:
-        self.added[key] = coin
 
     def revertible(self) -> bool:
         """Whether :meth:`revert` could take a :meth:`commit` back exactly. Asked once the
@@ -151,20 +146,22 @@ class TxConnector:
                 for n in range(len(tx.vout)):
                     if get((txid, n)) is not None:
                         raise ValidationError("bad-txns-BIP30", "tried to overwrite transaction")
+        # BlockView.spend and BlockView.add, inlined: once per input and output of every block.
+        added = view.added
         if tx_pos:
-            spend = view.spend
+            spent_here = view.spent
             for key, coin in zip(keys, coins, strict=False):  # equal lengths: built together
-                spend(key, coin)
+                if added.pop(key, None) is None:
+                    spent_here[key] = coin
             self.undo.append(coins)
         is_coinbase = tx_pos == 0
-        add = view.add
         for n, out in enumerate(tx.vout):
             script = out.script_pubkey
             # Provably unspendable outputs never enter the UTXO set (Core: IsUnspendable;
             # storage.coins.is_unspendable, inlined: once per output of every block).
             if script[:1] == b"\x6a" or len(script) > MAX_SCRIPT_SIZE:
                 continue
-            add((txid, n), make_coin(out, height, is_coinbase))
+            added[(txid, n)] = make_coin(out, height, is_coinbase)
 
     def _check_sequence_locks(self, tx: Tx, coins: list[Coin]) -> None:
         # The coins' blocks are at or below the tip: the ancestors of ``prev`` are theirs.

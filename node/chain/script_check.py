@@ -191,13 +191,18 @@ class BlockChecks:
         cache = PrecomputedTxData(tx) if len(coins) > 1 else None
         for n, coin in enumerate(coins):
             before = len(records)
+            txout = coin.txout
             try:
-                defer_input(tx, n, coin.script_pubkey, coin.value, flags, cache, records)
+                defer_input(tx, n, txout.script_pubkey, txout.value, flags, cache, records)
             except ScriptError:
                 del records[before:]  # the real run below redoes them
                 self._suspects.add((pos, n))
                 continue
-            tags.extend([(pos, n)] * (len(records) - before))
+            added = len(records) - before
+            if added == 1:  # one signature check, as most inputs have
+                tags.append((pos, n))
+            elif added:
+                tags.extend([(pos, n)] * added)
         if len(records) >= self._batch and self._adds >= self._next_offer:
             self._dispatch()
 
