@@ -27,7 +27,7 @@ from .merkle import (
 )
 from .params import Params
 from .pow import check_proof_of_work
-from .primitives import Block, BlockHeader
+from .primitives import NULL_HASH, NULL_INDEX, Block, BlockHeader
 from .script.flags import Flag
 from .script.script import push_int
 from .script.sigops import legacy_sigop_count
@@ -84,8 +84,11 @@ def check_block(block: Block, params: Params, check_pow: bool = True,
     # The first transaction must be a coinbase, the rest must not be.
     if not block.txs[0].is_coinbase():
         raise ValidationError("bad-cb-missing", "first tx is not coinbase")
-    if any(tx.is_coinbase() for tx in block.txs[1:]):
-        raise ValidationError("bad-cb-multiple", "more than one coinbase")
+    for tx in block.txs[1:]:
+        # Tx.is_coinbase, inlined: once per transaction of every block.
+        vin = tx.vin
+        if len(vin) == 1 and vin[0].prevout.n == NULL_INDEX and vin[0].prevout.txid == NULL_HASH:
+            raise ValidationError("bad-cb-multiple", "more than one coinbase")
 
     # Includes the duplicate-input check of CVE-2018-17144.
     for tx in block.txs:
@@ -98,7 +101,7 @@ def check_block(block: Block, params: Params, check_pow: bool = True,
 
     # Legacy sigops only: an underestimate that needs no coins. ConnectBlock later limits the
     # full cost (P2SH and witness sigops too) with script.sigops.tx_sigop_cost.
-    sigops = sum(legacy_sigop_count(tx) for tx in block.txs)  # Core: nSigOps
+    sigops = sum([legacy_sigop_count(tx) for tx in block.txs])  # Core: nSigOps
     if sigops * WITNESS_SCALE_FACTOR > MAX_BLOCK_SIGOPS_COST:
         raise ValidationError("bad-blk-sigops", "out-of-bounds SigOpCount")
 

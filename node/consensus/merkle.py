@@ -8,10 +8,13 @@ carries (BIP141; Core: GetWitnessCommitmentIndex, GenerateCoinbaseCommitment). P
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 from .hashes import sha256d
 from .primitives import NULL_HASH, Block, Tx
+
+_SHA256 = hashlib.sha256
 
 # BIP141: OP_RETURN, push 36 bytes, then the 4-byte tag 0xaa21a9ed; the 32-byte commitment follows.
 WITNESS_COMMITMENT_HEADER = bytes.fromhex("6a24aa21a9ed")
@@ -43,7 +46,9 @@ def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
             mutated = any(a == b for a, b in zip(lefts, rights, strict=False))
         if len(level) & 1:
             rights.append(lefts[-1])
-        level = [sha256d(a + b) for a, b in zip(lefts, rights, strict=True)]
+        # sha256d, inlined: a block's two trees hash about two nodes per transaction.
+        level = [_SHA256(_SHA256(a + b).digest()).digest()
+                 for a, b in zip(lefts, rights, strict=True)]
     if not level:
         return NULL_HASH, False
     return level[0], mutated
