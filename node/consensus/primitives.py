@@ -7,6 +7,7 @@ immutable slotted dataclass with ``serialize()`` and a ``parse(reader)`` classme
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from .errors import DecodeError
 from .hashes import hash_to_hex, sha256d
 from .serialize import MAX_SIZE, ByteReader, compact_size, from_bytes
+
+_SHA256 = hashlib.sha256
 
 # Bitcoin Core: WITNESS_SCALE_FACTOR (consensus/consensus.h)
 WITNESS_SCALE_FACTOR = 4
@@ -232,12 +235,14 @@ class Tx:
         total = pos - start
         # The parser accepts only canonical encodings, so the bytes just read are exactly what
         # serialize() would write: hash them now rather than re-serializing later.
+        # sha256d, inlined (twice per transaction of every block).
         if witness_bytes:
-            txid = sha256d(data[start:start + 4] + data[start + 6:wstart] + data[pos - 4:pos])
-            wtxid = sha256d(data[start:pos])
+            txid = _SHA256(_SHA256(data[start:start + 4] + data[start + 6:wstart]
+                                   + data[pos - 4:pos]).digest()).digest()
+            wtxid = _SHA256(_SHA256(data[start:pos]).digest()).digest()
             base_size = total - witness_bytes - 2  # BIP141: no marker, flag or witnesses
         else:
-            txid = wtxid = sha256d(data[start:pos])
+            txid = wtxid = _SHA256(_SHA256(data[start:pos]).digest()).digest()
             base_size = total
         return _make_tx(version, tuple(vin), tuple(vout), locktime, txid, wtxid, base_size, total,
                         data[outputs_at:outputs_end])
