@@ -1,6 +1,7 @@
 """Suite-wide pytest hooks and fixtures: a per-file tally of Bitcoin's conformance vectors,
 the mempool tests' chain (``env``, ``prepared``) and ``no_minicash_env``. Plain helpers shared
-by test modules live in modules of their own (``tests/ports.py``, ``tests/chain/builder.py``)."""
+by test modules live in modules of their own (``tests/ports.py``, ``tests/node_process.py``,
+``tests/chain/builder.py``)."""
 
 from __future__ import annotations
 

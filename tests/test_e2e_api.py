@@ -16,8 +16,8 @@ from node.consensus.primitives import BlockHeader, OutPoint, TxOut
 from node.consensus.serialize import ByteReader
 
 from .chain.builder import BlockMaker
+from .node_process import start_node, wait_for_lines
 from .ports import free_port
-from .test_run import _start, _wait_for_lines
 
 
 class Http:
@@ -46,9 +46,9 @@ class Http:
 def test_user_story_over_http_including_a_reorg(tmp_path):
     datadir = tmp_path / "n"
     port = free_port()
-    proc = _start(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
     try:
-        _wait_for_lines(proc, "REST API on", 1)
+        wait_for_lines(proc, "REST API on", 1)
         http = Http(f"http://127.0.0.1:{port}", (datadir / ".cookie").read_text().strip())
         maker = BlockMaker()
         address = script_to_address(maker.wallet.script_pubkey, REGTEST)

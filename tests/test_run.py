@@ -9,49 +9,22 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from node.cli import main
 
+from .node_process import ROOT, start_node, wait_for_lines
 from .ports import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _start(datadir: Path, *args: str, rest_port: int | None = None,
-           rest_bind_flag: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Without ``rest_bind_flag``, the REST address comes from the datadir's config file.
-    ``env``: variables the node has on top of the test's environment."""
-    rest = ["--rest-bind", f"127.0.0.1:{rest_port or free_port()}"] if rest_bind_flag else []
-    return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
-                             *rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
-                             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
-
-
-def _wait_for_lines(proc: subprocess.Popen, needle: str, count: int, deadline_s: float = 60):
-    deadline = time.monotonic() + deadline_s
-    seen = []
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if needle in line:
-            seen.append(line)
-            if len(seen) >= count:
-                return seen
-        assert time.monotonic() < deadline, f"no {count} x {needle!r} in time"
-    raise AssertionError(f"node exited early with {proc.wait()}")
 
 
 def test_run_mines_stops_on_sigterm_and_resumes(tmp_path):
     datadir = tmp_path / "n"
-    proc = _start(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
+    proc = start_node(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
     try:
-        _wait_for_lines(proc, "mined block", 3)
+        wait_for_lines(proc, "mined block", 3)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -64,9 +37,9 @@ def test_run_mines_stops_on_sigterm_and_resumes(tmp_path):
     assert height >= 3
 
     # A restart continues the same chain, mining to the same key.
-    proc = _start(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
+    proc = start_node(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
     try:
-        line = _wait_for_lines(proc, "mined block", 1)[0]
+        line = wait_for_lines(proc, "mined block", 1)[0]
         assert f"mined block {height + 1} " in line
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
@@ -92,11 +65,11 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
 
     datadir = tmp_path / "n"
     port = free_port()
-    proc = _start(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1",
+    proc = start_node(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1",
                   rest_port=port)
     try:
-        _wait_for_lines(proc, "REST API on", 1)
-        _wait_for_lines(proc, "mined block", 2)
+        wait_for_lines(proc, "REST API on", 1)
+        wait_for_lines(proc, "mined block", 2)
         base = f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(f"{base}/api/blocks/tip/height", timeout=10) as r:
             assert int(r.read()) >= 2
@@ -122,10 +95,10 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
 ])
 def test_run_logs_an_api_url_that_opens_for_an_ipv6_rest_bind(tmp_path, bind, url):
     port = free_port()
-    proc = _start(tmp_path / "n", "--rest-bind", f"{bind}:{port}", "--no-listen",
+    proc = start_node(tmp_path / "n", "--rest-bind", f"{bind}:{port}", "--no-listen",
                   rest_bind_flag=False)
     try:
-        (line,) = _wait_for_lines(proc, "REST API on", 1)
+        (line,) = wait_for_lines(proc, "REST API on", 1)
         listening = f", listening on {bind}:{port}" if url != f"http://{bind}" else ""
         assert f"REST API on {url}:{port}{listening} (Esplora API" in line, line
         with urllib.request.urlopen(f"{url}:{port}/node/info", timeout=10) as r:
@@ -140,10 +113,10 @@ def test_run_logs_an_api_url_that_opens_for_an_ipv6_rest_bind(tmp_path, bind, ur
 def test_client_subcommands_talk_to_a_running_node(tmp_path):
     datadir = tmp_path / "n"
     port = free_port()
-    proc = _start(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
     rest = ["--rest", f"http://127.0.0.1:{port}", "--datadir", str(datadir)]
     try:
-        _wait_for_lines(proc, "REST API on", 1)
+        wait_for_lines(proc, "REST API on", 1)
         runner = CliRunner()
         status = runner.invoke(main, ["status", *rest])
         assert status.exit_code == 0 and "height   0" in status.output
@@ -163,7 +136,7 @@ def test_client_subcommands_talk_to_a_running_node(tmp_path):
                                   *rest])
         assert on.exit_code == 0, on.output
         assert on.output == f"mining on: a block every 0.1 s, paying {address}\n"
-        _wait_for_lines(proc, "mined block", 2)
+        wait_for_lines(proc, "mined block", 2)
         off = runner.invoke(main, ["mining", "off", *rest])
         assert off.exit_code == 0, off.output
         found = int(re.fullmatch(r"mining off \((\d+) blocks found\)\n", off.output)[1])
@@ -197,9 +170,9 @@ def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_pa
     datadir.mkdir()
     port = free_port()
     (datadir / "minicash.toml").write_text(f'rest-bind = "127.0.0.1:{port}"\n')
-    proc = _start(datadir, "--mining-workers", "1", rest_bind_flag=False)
+    proc = start_node(datadir, "--mining-workers", "1", rest_bind_flag=False)
     try:
-        (line,) = _wait_for_lines(proc, "REST API on", 1)
+        (line,) = wait_for_lines(proc, "REST API on", 1)
         assert f"http://127.0.0.1:{port} " in line, line
         runner = CliRunner()
         status = runner.invoke(main, ["status", "--datadir", str(datadir)])
@@ -224,10 +197,10 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
     config.write_text(f'rest-bind = "{bind}"\n' if rest_from == "config file" else "")
     flags = ["--rest-bind", bind] if rest_from.startswith("--rest-bind") else []
     env = {"MINICASH_REST_BIND": bind} if rest_from == "MINICASH_REST_BIND" else {}
-    proc = _start(datadir, "--config", str(config), "--no-listen", *flags,
+    proc = start_node(datadir, "--config", str(config), "--no-listen", *flags,
                   rest_bind_flag=False, env=env)
     try:
-        (hint,) = _wait_for_lines(proc, "minicash-node status", 1)
+        (hint,) = wait_for_lines(proc, "minicash-node status", 1)
         command = shlex.split(hint)
         assert command[0] == "minicash-node", hint
         status = CliRunner().invoke(main, command[1:])

@@ -20,9 +20,9 @@ from node.consensus.params import COIN, REGTEST
 from node.consensus.primitives import OutPoint, TxOut
 
 from ..chain.builder import Wallet
+from ..node_process import ROOT, start_node, wait_for_lines
 from ..ports import free_port
 from ..test_e2e_api import Http
-from ..test_run import ROOT, _start, _wait_for_lines
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags that keep Chromium from phoning home and from needing a sandbox or a GPU.
@@ -133,9 +133,9 @@ class Chain:
 
 def start_chain(datadir: Path) -> Chain:
     port = free_port()
-    proc = _start(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
     try:
-        _wait_for_lines(proc, "REST API on", 1)
+        wait_for_lines(proc, "REST API on", 1)
         # Keep reading the log so a full pipe never blocks the node.
         threading.Thread(target=lambda: all(True for _ in proc.stderr), daemon=True).start()
         return _fill(proc, port, datadir)

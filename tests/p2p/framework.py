@@ -24,8 +24,8 @@ from node.mempool.mempool import Mempool
 from node.p2p.service import P2PConfig, P2PService
 
 from ..chain.builder import BlockMaker, Wallet
+from ..node_process import ROOT
 from ..ports import free_port
-from ..test_run import ROOT
 
 DEFAULT_TIMEOUT = 60.0
 

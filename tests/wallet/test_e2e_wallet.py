@@ -15,8 +15,8 @@ from node.client import NodeClient
 from node.consensus.params import COIN
 from wallet.cli import main
 
+from ..node_process import start_node, wait_for_lines
 from ..ports import free_port
-from ..test_run import _start, _wait_for_lines
 
 
 class WalletCli:
@@ -49,9 +49,9 @@ class WalletCli:
 def node(tmp_path):
     datadir = tmp_path / "node"
     port = free_port()
-    proc = _start(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
     try:
-        _wait_for_lines(proc, "REST API on", 1)
+        wait_for_lines(proc, "REST API on", 1)
         # Keep reading the log so the node never blocks on a full pipe.
         threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
         token = (datadir / ".cookie").read_text().strip()

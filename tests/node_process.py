@@ -1,0 +1,47 @@
+"""A real ``minicash-node run`` process for the tests that drive one: started from this
+checkout's source on free 127.0.0.1 ports, its stderr read line by line with a deadline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .ports import free_port
+
+# The checkout the tests belong to: a node is started with it as its cwd, so ``python -m node``
+# runs this checkout's code (a worktree's own, not another's).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_node(datadir: Path, *args: str, rest_port: int | None = None,
+               rest_bind_flag: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``python -m node run --datadir <datadir> <args>`` with P2P on a free 127.0.0.1 port and
+    the REST API on ``rest_port`` (a free one if None), stderr piped as text for
+    `wait_for_lines`. Without ``rest_bind_flag``, the REST address comes from the datadir's
+    config file (or ``args``). ``env``: variables the node has on top of the test's
+    environment. The caller stops the process."""
+    rest = ["--rest-bind", f"127.0.0.1:{rest_port or free_port()}"] if rest_bind_flag else []
+    return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
+                             *rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
+                             *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def wait_for_lines(proc: subprocess.Popen, needle: str, count: int,
+                   deadline_s: float = 60) -> list[str]:
+    """The first ``count`` lines of ``proc``'s stderr that contain ``needle``, reading until
+    they have come; fails the test if the deadline passes first (checked as each line comes)
+    or the process exits before."""
+    deadline = time.monotonic() + deadline_s
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle in line:
+            seen.append(line)
+            if len(seen) >= count:
+                return seen
+        assert time.monotonic() < deadline, f"no {count} x {needle!r} in time"
+    raise AssertionError(f"node exited early with {proc.wait()}")
