@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,9 +18,8 @@ from node.cookie import (
     write_cookie,
 )
 
-from .ports import free_port
+from .node_process import start_node, wait_for_lines
 
-ROOT = Path(__file__).resolve().parents[1]
 HEX = set("0123456789abcdef")
 
 
@@ -126,20 +122,9 @@ def test_running_node_holds_a_cookie_and_removes_it_on_sigterm(tmp_path, no_mini
     cookie = datadir / COOKIE_FILE
     cookie.write_text("stale cookie of a node that was killed")
     log_file = tmp_path / "logs" / "node.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "node", "run", "--datadir", str(datadir),
-         "--rest-bind", f"127.0.0.1:{free_port()}", "--p2p-bind", f"127.0.0.1:{free_port()}",
-         "--no-listen", "--log-file", str(log_file)],
-        cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    proc = start_node(datadir, "--no-listen", "--log-file", str(log_file))
     try:
-        deadline = time.monotonic() + 60
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if "admin API cookie in" in line:
-                break
-            assert time.monotonic() < deadline, "no cookie line in time"
-        else:
-            raise AssertionError(f"node exited early with {proc.wait()}")
+        wait_for_lines(proc, "admin API cookie in", 1)
         token = cookie.read_text()
         assert len(token) == 64 and set(token) <= HEX
         assert mode(cookie) == 0o600

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from node.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..node_process import ROOT
+
 KILLS = 20
 
 

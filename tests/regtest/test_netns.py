@@ -18,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -28,9 +27,9 @@ from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, TxOut
 
 from ..chain.builder import Wallet
+from ..node_process import ROOT
 from ..p2p.framework import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 90.0
 
 

@@ -18,9 +18,9 @@ from node.client import NodeClient
 from regtest import wallets
 from regtest.state import NetState
 
+from ..node_process import ROOT
 from ..p2p.framework import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 120.0
 
 
