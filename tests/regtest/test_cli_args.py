@@ -8,10 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from node.p2p.connman import MAX_INBOUND
-from regtest import control, procs, wallets
+from regtest import control, wallets
 from regtest.cli import main
 from regtest.control import ControlError
-from regtest.procs import ProcError
 from regtest.state import NetState, NodeState
 
 
@@ -37,15 +36,6 @@ def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seco
     result = CliRunner().invoke(main, ["status", "--watch", seconds, "--dir", str(net)])
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--watch'" in result.output
-
-
-@pytest.fixture
-def no_start(monkeypatch):
-    """``up`` gets no further than starting its first node, which fails."""
-    def refuse(*_args) -> None:
-        raise ProcError("no node is started in this test")
-
-    monkeypatch.setattr(procs, "start_node", refuse)
 
 
 @pytest.mark.parametrize("seconds", ["86401", "1e9", "-1", "nan", "inf"])

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from regtest import procs, wallets
 from regtest.cli import main
-from regtest.procs import ProcError
 from regtest.spec import from_flags
 from regtest.state import NetState, NodeState
 from regtest.wallets import WalletError
@@ -60,18 +59,13 @@ def test_a_failed_first_up_leaves_nothing_behind_so_the_next_creates_afresh(
 
 
 @pytest.fixture
-def saved(tmp_path, monkeypatch):
+def saved(tmp_path, no_start):
     """A stopped network as `up --nodes 3 --miners 1 --first-ip 127.0.8.2` makes it; `up`
     over it gets no further than starting its first node, which fails."""
     spec = from_flags(3, "line", 1, "regtest")
     NetState(tmp_path, "regtest",
              [NodeState(n.name, f"127.0.8.{i + 2}", 18444, 18443, n.mine, n.interval)
               for i, n in enumerate(spec.nodes)], spec.links).save()
-
-    def refuse(*_args) -> None:
-        raise ProcError("no node is started in this test")
-
-    monkeypatch.setattr(procs, "start_node", refuse)
     return tmp_path
 
 
