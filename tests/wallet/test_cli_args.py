@@ -15,6 +15,7 @@ from wallet.cli import main
 from wallet.esplora import check_url
 
 from ..ports import free_port
+from .mnemonics import ABANDON
 
 PAYEE = script_to_address(p2wpkh_script(bytes(range(20))), REGTEST)
 
@@ -67,13 +68,10 @@ def test_a_host_name_idna_cannot_encode_is_one_line_naming_the_url_given(run):
 def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offline, url):
     home = tmp_path / "home"
     result = CliRunner().invoke(main, ["restore", "--name", "r", "--no-password", "--node",
-                                       url, "--mnemonic", "abandon " * 11 + "about"],
+                                       url, "--mnemonic", ABANDON],
                                 env={"MINICASH_HOME": str(home)})
     assert result.exit_code == 1 and "bad node URL" in result.stderr, result.output
     assert not list(home.glob("**/r"))
-
-
-MNEMONIC = "abandon " * 11 + "about"
 
 
 # Once left the wallet behind with only "cannot reach the node": a second restore then met
@@ -84,7 +82,7 @@ def test_restore_with_the_node_down_keeps_the_wallet_and_names_the_rescan(tmp_pa
     url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
     runner = CliRunner()
     result = runner.invoke(main, ["restore", "--name", "r", "--network", network,
-                                  "--no-password", "--node", url, "--mnemonic", MNEMONIC],
+                                  "--no-password", "--node", url, "--mnemonic", ABANDON],
                            env=env)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
     [line] = result.stderr.splitlines()

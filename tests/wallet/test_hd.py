@@ -18,7 +18,8 @@ from wallet.hd import (
     parse_path,
 )
 
-ABANDON = "abandon " * 11 + "about"
+from .mnemonics import ABANDON
+
 ZPUB = bytes.fromhex("04b24746")  # BIP84's SLIP-132 version for mainnet xpubs
 
 # BIP32 "Test vector 1": seed, then (path, xpub, xprv).

@@ -19,7 +19,8 @@ from wallet.psbt import Psbt, PsbtError
 from wallet.signer import finalize, sign_psbt, verify_signed
 from wallet.txbuilder import FeeTooLow, dust_threshold, plan_payment, plan_to_psbt
 
-ABANDON = "abandon " * 11 + "about"
+from .mnemonics import ABANDON
+
 OTHER = "legal winner thank year wave sausage worth useful legal winner thank yellow"
 PAY_TO = bytes.fromhex("0014") + bytes(range(20))  # someone else's P2WPKH
 

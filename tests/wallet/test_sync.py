@@ -12,7 +12,7 @@ from wallet.esplora import EsploraClient, scripthash
 from wallet.sync import GAP_LIMIT, sync
 from wallet.wallet import Wallet
 
-ABANDON = "abandon " * 11 + "about"
+from .mnemonics import ABANDON
 
 
 class ScriptedEsplora(EsploraClient):

@@ -21,8 +21,7 @@ from wallet.descriptor import account_descriptors, add_checksum, check_checksum
 from wallet.hd import ExtendedKey, Purpose, account_path, mnemonic_to_seed
 from wallet.wallet import Wallet, WalletExists
 
-ABANDON = "abandon " * 11 + "about"
-
+from .mnemonics import ABANDON
 
 # -- amounts ----------------------------------------------------------------------------------
 
