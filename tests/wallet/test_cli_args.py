@@ -105,16 +105,13 @@ def test_a_good_node_url_passes_the_check(url):
 
 
 @pytest.mark.parametrize("command", [["send", PAYEE, "1000sat", "--yes"],
-                                     ["psbt", "create", PAYEE, "1000sat"]])
-def test_fee_rate_and_target_together_are_refused(run, command):
-    result = run(*command, "--fee-rate", "2", "--target", "3")
-    assert result.exit_code == 2 and "give --fee-rate or --target, not both" in result.output
-
-
-def test_send_many_refuses_fee_rate_and_target_together(run, tmp_path):
+                                     ["psbt", "create", PAYEE, "1000sat"],
+                                     ["send-many", "PAYMENTS", "--yes"]])
+def test_fee_rate_and_target_together_are_refused(run, tmp_path, command):
     csv = tmp_path / "pay.csv"
     csv.write_text(f"{PAYEE},1000sat\n")
-    result = run("send-many", str(csv), "--fee-rate", "2", "--target", "3", "--yes")
+    result = run(*[str(csv) if a == "PAYMENTS" else a for a in command],
+                 "--fee-rate", "2", "--target", "3")
     assert result.exit_code == 2 and "give --fee-rate or --target, not both" in result.output
 
 
