@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -45,3 +46,16 @@ def wait_for_lines(proc: subprocess.Popen, needle: str, count: int,
                 return seen
         assert time.monotonic() < deadline, f"no {count} x {needle!r} in time"
     raise AssertionError(f"node exited early with {proc.wait()}")
+
+
+def drain_stderr(proc: subprocess.Popen) -> None:
+    """Read and drop the rest of ``proc``'s stderr in a daemon thread, so a node whose log
+    nobody reads any more never blocks on a full pipe."""
+    stderr = proc.stderr
+    assert stderr is not None
+
+    def drain() -> None:
+        for _ in stderr:
+            pass
+
+    threading.Thread(target=drain, daemon=True).start()

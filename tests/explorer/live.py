@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from node.consensus.params import COIN, REGTEST
 from node.consensus.primitives import OutPoint, TxOut
 
 from ..chain.builder import Wallet
-from ..node_process import ROOT, start_node, wait_for_lines
+from ..node_process import ROOT, drain_stderr, start_node, wait_for_lines
 from ..ports import free_port
 from ..test_e2e_api import Http
 
@@ -136,8 +135,7 @@ def start_chain(datadir: Path) -> Chain:
     proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
     try:
         wait_for_lines(proc, "REST API on", 1)
-        # Keep reading the log so a full pipe never blocks the node.
-        threading.Thread(target=lambda: all(True for _ in proc.stderr), daemon=True).start()
+        drain_stderr(proc)
         return _fill(proc, port, datadir)
     except BaseException:
         proc.kill()

@@ -4,7 +4,6 @@ script, with --json and MINICASH_WALLET_PASSWORD) would use it."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from node.client import NodeClient
 from node.consensus.params import COIN
 from wallet.cli import main
 
-from ..node_process import start_node, wait_for_lines
+from ..node_process import drain_stderr, start_node, wait_for_lines
 from ..ports import free_port
 
 
@@ -52,8 +51,7 @@ def node(tmp_path):
     proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
     try:
         wait_for_lines(proc, "REST API on", 1)
-        # Keep reading the log so the node never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+        drain_stderr(proc)
         token = (datadir / ".cookie").read_text().strip()
         yield f"http://127.0.0.1:{port}", NodeClient(f"http://127.0.0.1:{port}", token)
     finally:
