@@ -64,6 +64,7 @@ from node.consensus.address import address_to_script
 from node.consensus.errors import DecodeError
 from node.consensus.params import NETWORKS, get_params
 from node.mining import MAX_MINING_INTERVAL
+from node.p2p.banman import parse_subnet
 
 CONFIG_FILE_NAME = "minicash.toml"
 ENV_PREFIX = "MINICASH_"
@@ -273,6 +274,11 @@ def _hostport(v: _Value, text: Any, default_port: int) -> HostPort:
 
 
 def _as_subnet_list(v: _Value) -> tuple[str, ...]:
+    """Whitelist entries, each in the form a ban of it is listed in (banman's ``parse_subnet``
+    written back with ``str``, as ``listbanned`` and the ban records write it): an IPv4-mapped
+    entry is its IPv4 subnet (``::ffff:127.0.0.1`` is ``127.0.0.1/32``) and a scope id is
+    dropped, so the node's settings, its bans and the P2P service all name one subnet alike
+    (Core: NetWhitelistPermissions and BanMan both hold a CSubNet)."""
     raw = v.raw
     if v.kind == "env":
         items: list[Any] = [item.strip() for item in str(raw).split(",") if item.strip()]
@@ -283,7 +289,7 @@ def _as_subnet_list(v: _Value) -> tuple[str, ...]:
     out = []
     for item in items:
         try:
-            out.append(str(ipaddress.ip_network(str(item).strip(), strict=False)))
+            out.append(str(parse_subnet(str(item))))
         except ValueError:
             raise ConfigError(f"{v.label}: {item!r} is not an IP address or subnet") from None
     return tuple(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from node.config import (
 )
 from node.consensus.address import p2wpkh_script, script_to_address
 from node.consensus.params import REGTEST
+from node.p2p.banman import BanMan
 
 REGTEST_ADDRESS = script_to_address(p2wpkh_script(bytes(20)), REGTEST)
 MAIN_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -163,13 +165,14 @@ mining-workers = 2
 log-level = "DEBUG"
 log-file = "logs/node.log"
 no-index = true
+whitelist = ["::ffff:10.0.0.1", "fe80::/10"]
 """)
     s = load(datadir)
     assert s == Settings(
         network="regtest", datadir=datadir, config_file=path,
         rest_bind=HostPort("127.0.0.1", 18500), p2p_bind=HostPort("::1", 18501),
         connect=(HostPort("127.0.0.1", 18502), HostPort("localhost", 18444)), addnode=(),
-        whitelist=(),
+        whitelist=("10.0.0.1/32", "fe80::/10"),
         no_listen=True, mine=True, miner_address=REGTEST_ADDRESS, mine_interval=0.0,
         mining_workers=2, log_level="debug", log_file=datadir / "logs" / "node.log",
         no_index=True)
@@ -382,6 +385,57 @@ def test_lists_from_the_environment_are_comma_separated(datadir):
     assert s.addnode == (HostPort("10.0.0.1", 18444),)
 
 
+# -- the whitelist -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry, stored", [
+    ("127.0.0.1", "127.0.0.1/32"),
+    ("::ffff:127.0.0.1", "127.0.0.1/32"),
+    ("::FFFF:10.0.0.0/104", "10.0.0.0/8"),
+    ("fe80::1%eth0", "fe80::1/128"),
+    ("10.1.2.3/8", "10.0.0.0/8"),
+    ("1.2.3.4/255.255.0.0", "1.2.0.0/16"),
+    (" 192.168.1.0/24 ", "192.168.1.0/24"),
+    ("2001:DB8::1/32", "2001:db8::/32"),
+    ("::ffff:0:0/95", "::fffe:0:0/95"),
+    ("::/0", "::/0"),
+])
+def test_a_whitelist_entry_is_stored_as_a_ban_of_it_is_listed(datadir, tmp_path, entry, stored):
+    """Whether given as a flag, in the environment or in the file, the entry is kept in the form
+    BanMan lists a ban of the same entry in: one canonical subnet for both."""
+    write_config(datadir, f"whitelist = [{json.dumps(entry)}]\n")
+    from_file = load(datadir).whitelist
+    from_env = load(datadir, env={"MINICASH_WHITELIST": entry}).whitelist
+    from_flag = load(datadir, {"whitelist": (entry,)}).whitelist
+    assert from_file == from_env == from_flag == (stored,)
+    bans = BanMan(tmp_path / "bans")
+    try:
+        bans.ban(entry)
+        assert [b["address"] for b in bans.list_bans()] == [stored]
+    finally:
+        bans.close()
+
+
+@pytest.mark.parametrize("source, entry", [
+    ("flag", "localhost"), ("env", "10.0.0.0/33"), ("file", "::ffff:1.2.3.4/200"),
+    ("file", "1.2.3.4\n5.6.7.8"), ("file", 167772161),
+])
+def test_a_bad_whitelist_entry_is_one_line_naming_it_and_its_source(datadir, source, entry):
+    # json.dumps writes a TOML basic string (escapes kept) or an integer.
+    path = write_config(datadir, f"whitelist = [{json.dumps(entry)}]\n" if source == "file"
+                        else "")
+    label = {"flag": "--whitelist", "env": "MINICASH_WHITELIST",
+             "file": f"'whitelist' in {path}"}[source]
+    with pytest.raises(ConfigError) as e:
+        if source == "flag":
+            load(datadir, {"whitelist": ("127.0.0.1", entry)})
+        elif source == "env":
+            load(datadir, env={"MINICASH_WHITELIST": f"127.0.0.1,{entry}"})
+        else:
+            load(datadir)
+    assert str(e.value) == f"{label}: {entry!r} is not an IP address or subnet"
+    assert "\n" not in str(e.value)
+
+
 def test_a_list_given_higher_up_replaces_the_lower_one(datadir):
     write_config(datadir, "addnode = ['10.0.0.1:1', '10.0.0.2:2']\n")
     s = load(datadir, {"addnode": ("10.0.0.3:3",)})
@@ -425,6 +479,16 @@ def test_run_builds_the_node_config_from_flags_environment_and_file(datadir, cap
     assert config.connect == [("127.0.0.1", 1), ("::1", 2)]
     assert config.addnode == [("127.0.0.1", 5)]
     assert (config.listen, config.index) == (False, False)
+
+
+def test_run_hands_the_node_whitelist_entries_in_the_form_bans_take(datadir, captured_run):
+    write_config(datadir, "whitelist = ['10.0.0.0/8']\n")
+    result = invoke_run(["--datadir", str(datadir), "--whitelist", "::ffff:127.0.0.1",
+                         "--whitelist", "fe80::1%eth0", "--whitelist", "::ffff:10.0.0.0/104"],
+                        env={"MINICASH_WHITELIST": None})
+    assert result.exit_code == 0, result.output
+    (config,) = captured_run
+    assert config.whitelist == ["127.0.0.1/32", "fe80::1/128", "10.0.0.0/8"]
 
 
 def test_run_flags_not_given_leave_environment_and_file_alone(datadir, captured_run):

@@ -89,8 +89,8 @@ def test_run_refuses_a_bad_whitelist_entry_in_one_line(tmp_path, run_node_config
 
 
 def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, run_node_config):
-    """The config layer checks and rewrites entries (``::ffff:7f00:1/128``); the service must
-    still read that as 127.0.0.1."""
+    """The config layer checks and rewrites entries (to ``127.0.0.1/32``, as a ban of the entry
+    is listed); the service must read that as 127.0.0.1 too."""
     result = invoke_run("--datadir", str(tmp_path), "--whitelist", "::ffff:127.0.0.1")
     assert result.exit_code == 0, result.output
     (config,) = run_node_config
