@@ -200,7 +200,13 @@ def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def is_local(host: str) -> bool:
-    ip = ip_of(host)
+    """:func:`is_local_ip` of ``host`` as written: ``::ffff:127.0.0.1`` is IPv6 here, not
+    local. A peer's host is read with banman's ``parse_host`` first (P2PService does)."""
+    return is_local_ip(ip_of(host))
+
+
+def is_local_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback or unspecified (Core: CNetAddr::IsLocal, which also counts all of 0.0.0.0/8)."""
     return ip.is_loopback or ip.is_unspecified
 
 

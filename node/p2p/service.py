@@ -39,7 +39,7 @@ from node.mempool.mempool import Mempool, MempoolEntry
 from node.storage.db import Database
 
 from .addrman import AddrMan
-from .banman import BanMan, Network, parse_host, parse_subnet
+from .banman import Address, BanMan, Network, parse_host, parse_subnet
 from .connman import (
     CONNECT_TIMEOUT,
     MAX_INBOUND,
@@ -61,7 +61,7 @@ from .messages import (
     SendHeaders,
     Version,
 )
-from .netaddr import is_ip, is_local
+from .netaddr import is_ip, is_local_ip
 from .peer import UNREADABLE, Peer, PeerTimeouts, version_message
 from .relay import TxRelay
 from .sync import BlockSync, SyncTimeouts
@@ -110,6 +110,15 @@ def parse_whitelist(entries: list[str]) -> list[Network]:
         except ValueError as e:
             raise ValueError(f"whitelist: {e}") from None
     return nets
+
+
+def _peer_ip(peer: Peer) -> Address | None:
+    """The peer's address as bans and the whitelist read it (banman's ``parse_host``), or None
+    for a host name (a ``--connect`` peer), which neither ever matches."""
+    try:
+        return parse_host(peer.host)
+    except ValueError:
+        return None
 
 
 class P2PService:
@@ -274,14 +283,20 @@ class P2PService:
         announcements without trickle delay."""
         if not self._whitelist:
             return False
-        try:
-            ip = parse_host(peer.host)
-        except ValueError:
-            return False  # a host name (a --connect peer): never whitelisted
+        ip = _peer_ip(peer)
+        return ip is not None and self._whitelisted_ip(ip)
+
+    def _whitelisted_ip(self, ip: Address) -> bool:
         return any(ip in net for net in self._whitelist)
 
     def may_ask_mempool(self, peer: Peer) -> bool:
-        return self.is_whitelisted(peer) or (is_ip(peer.host) and is_local(peer.host))
+        """Whether a BIP35 ``mempool`` request from ``peer`` is answered: whitelisted (Core:
+        NetPermissionFlags::Mempool) or local (our addition; Core grants local peers nothing
+        by default). The host is read as bans and the whitelist read it (``parse_host``), so an
+        IPv4-mapped loopback peer (``::ffff:127.0.0.1``) is local, as in Core, whose CNetAddr
+        holds a mapped address as IPv4 and so finds it IsLocal."""
+        ip = _peer_ip(peer)
+        return ip is not None and (is_local_ip(ip) or self._whitelisted_ip(ip))
 
     # -- PeerOwner ---------------------------------------------------------------------------------
     def version_for(self, peer: Peer) -> Version:

@@ -1,5 +1,6 @@
 """Who ``--whitelist`` means: the same hosts a ban of the same entry means (IPv4-mapped IPv6
-is IPv4, scope ids are ignored), and a bad entry is a one-line error before the node starts."""
+is IPv4, scope ids are ignored), and a bad entry is a one-line error before the node starts.
+Who may ask for the mempool (BIP35): whitelisted or local peers, their hosts read alike."""
 
 from __future__ import annotations
 
@@ -97,3 +98,30 @@ def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, r
     service = whitelisting(tmp_path, list(config.whitelist))
     assert service.is_whitelisted(peer_at("127.0.0.1"))  # type: ignore[arg-type]
     assert not service.is_whitelisted(peer_at("127.0.0.2"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("host, local", [
+    ("127.0.0.1", True), ("::ffff:127.0.0.1", True), ("127.0.0.5", True),
+    ("::ffff:127.0.0.5", True), ("::1", True), ("0.0.0.0", True), ("::ffff:0.0.0.0", True),
+    ("::", True), ("10.0.0.1", False), ("::ffff:10.0.0.1", False), ("fe80::1%eth0", False),
+    ("2001:db8::1", False), ("localhost", False),
+])
+def test_a_local_peer_may_ask_for_the_mempool_whatever_form_its_address_takes(tmp_path, host,
+                                                                              local):
+    """BIP35 ``mempool`` is answered for local peers; an IPv4-mapped loopback address is the
+    loopback address, as bans and the whitelist read it (a host name is never local)."""
+    service = whitelisting(tmp_path, [])
+    assert service.may_ask_mempool(peer_at(host)) is local  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("entries", [[], ["10.0.0.0/8"], ["::ffff:192.168.0.0/112"]])
+def test_a_peer_may_ask_for_the_mempool_in_either_form_of_its_address(tmp_path, entries):
+    service = whitelisting(tmp_path, entries)
+
+    def may_ask(host: str) -> bool:
+        return service.may_ask_mempool(peer_at(host))  # type: ignore[arg-type]
+
+    for v4 in ["127.0.0.1", "127.255.0.9", "0.0.0.0", "10.1.2.3", "192.168.7.7", "8.8.8.8"]:
+        whitelisted = service.is_whitelisted(peer_at(v4))  # type: ignore[arg-type]
+        assert may_ask(v4) is (v4.startswith(("127.", "0.")) or whitelisted), v4
+        assert may_ask(f"::ffff:{v4}") is may_ask(v4), v4
