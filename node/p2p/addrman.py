@@ -59,7 +59,8 @@ MAX_FAILURES = 10  # ADDRMAN_MAX_FAILURES ...
 MIN_FAIL = 7 * 86400  # ... within ADDRMAN_MIN_FAIL since the last success -> terrible
 REPLACEMENT = 4 * 3600  # ADDRMAN_REPLACEMENT: how old a tried entry must be to lose its slot
 
-_KEY_PREFIX = b"a"
+_KEY_PREFIX = b"a"  # + the 16-byte wire form of the host + the port, big-endian
+_PORT = struct.Struct(">H")
 _VALUE = struct.Struct("<BQqqqIB")  # format, services, time, last_try, last_success, attempts, tried
 _FORMAT = 1
 
@@ -68,12 +69,17 @@ class AddrInfo:
     """One address and what we know of it (Core: AddrInfo)."""
 
     __slots__ = ("host", "port", "services", "time", "source", "last_try", "last_success",
-                 "attempts", "in_tried")
+                 "attempts", "in_tried", "ip16")
 
     def __init__(self, host: str, port: int, services: int, time: int, source: str,
                  last_try: int = 0, last_success: int = 0, attempts: int = 0,
-                 in_tried: bool = False) -> None:
-        self.host = host
+                 in_tried: bool = False, *, ip16: bytes | None = None) -> None:
+        self.host = host  # canonical (netaddr.canonical_host), never scoped: storable
+        # The 16-byte wire form of ``host``, given by whoever has it at hand (the database key,
+        # the gossiped NetAddr) and else parsed once here: a getaddr answer turns up to 1,000
+        # entries into NetAddrs, and writing a record needs it too. Never written to the record's
+        # value; the key already holds it.
+        self.ip16 = host_to_ip16(host) if ip16 is None else ip16
         self.port = port
         self.services = services
         self.time = time  # Core: nTime, when the address was last heard of (or connected to)
@@ -92,7 +98,8 @@ class AddrInfo:
         return _source_group(self.source)
 
     def to_netaddr(self) -> NetAddr:
-        return NetAddr(self.services, self.host, self.port, self.time)
+        # From the bytes: no host text is parsed (ip16_to_host gives back the canonical host).
+        return NetAddr.from_ip16(self.services, self.ip16, self.port, self.time)
 
     def is_terrible(self, now: float) -> bool:
         """Core: AddrInfo::IsTerrible: not worth keeping or relaying."""
@@ -125,9 +132,10 @@ class AddrInfo:
         fmt, services, t, last_try, last_success, attempts, tried = _VALUE.unpack_from(value)
         if fmt != _FORMAT or len(key) != 1 + 18:
             raise ValueError("unknown address record")
-        (port,) = struct.unpack_from(">H", key, 17)
-        return cls(ip16_to_host(key[1:17]), port, services, t,
-                   value[_VALUE.size:].decode(), last_try, last_success, attempts, bool(tried))
+        (port,) = _PORT.unpack_from(key, 17)
+        ip16 = key[1:17]
+        return cls(ip16_to_host(ip16), port, services, t, value[_VALUE.size:].decode(),
+                   last_try, last_success, attempts, bool(tried), ip16=ip16)
 
     def __repr__(self) -> str:
         table = "tried" if self.in_tried else "new"
@@ -136,7 +144,11 @@ class AddrInfo:
 
 
 def _db_key(host: str, port: int) -> bytes:
-    return _KEY_PREFIX + host_to_ip16(host) + struct.pack(">H", port)
+    return _record_key(host_to_ip16(host), port)
+
+
+def _record_key(ip16: bytes, port: int) -> bytes:
+    return _KEY_PREFIX + ip16 + _PORT.pack(port)
 
 
 def _source_group(source: str) -> str:
@@ -230,7 +242,7 @@ class AddrMan:
                 if info is None:
                     b.delete(_db_key(host, port))
                 else:
-                    b.put(_db_key(host, port), info.encode())
+                    b.put(_record_key(info.ip16, port), info.encode())
         self._dirty.clear()
 
     # -- table bookkeeping -----------------------------------------------------------------------
@@ -329,7 +341,8 @@ class AddrMan:
                     self._touch(info)
                 continue
             if self._make_room_in_new(src_group, now):
-                self._insert(AddrInfo(addr.host, addr.port, addr.services, t, source))
+                self._insert(AddrInfo(addr.host, addr.port, addr.services, t, source,
+                                      ip16=addr.ip16))
                 added += 1
         self._flush()
         return added

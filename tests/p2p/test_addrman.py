@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import struct
 from collections import Counter
 
 import pytest
@@ -10,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from node.p2p import addrman as am
+from node.p2p import netaddr
 from node.p2p.addrman import AddrMan
 from node.p2p.netaddr import NetAddr, group, is_local, is_routable
 from node.storage.db import Database
@@ -315,6 +318,84 @@ def test_everything_survives_a_reopen(tmp_path, clock):
         assert b.info("2001:db8::7", 18444).source == "60.0.0.2"
     finally:
         b.close()
+
+
+def test_records_keep_their_on_disk_format(tmp_path, clock):
+    """The key is "a" + the host's 16 bytes + the port (big-endian); the value holds no host."""
+    a = AddrMan(tmp_path / "peers", clock=clock)
+    a.add([NetAddr(9, "11.0.0.1", 8333, NOW - 60)], "50.0.0.1")
+    a.add([NetAddr(5, "2001:db8::7", 18444, NOW - 10)], "dns")
+    a.good("::ffff:12.0.0.2", 8333, 1)
+    records = dict(a.db.iterate(b"a"))
+    a.close()
+    v4 = bytes(10) + b"\xff\xff"
+    assert records == {
+        b"a" + v4 + bytes([11, 0, 0, 1]) + b"\x20\x8d":
+            struct.pack("<BQqqqIB", 1, 9, NOW - 60, 0, 0, 0, 0) + b"50.0.0.1",
+        b"a" + bytes.fromhex("20010db8000000000000000000000007") + b"\x48\x0c":
+            struct.pack("<BQqqqIB", 1, 5, NOW - 10, 0, 0, 0, 0) + b"dns",
+        b"a" + v4 + bytes([12, 0, 0, 2]) + b"\x20\x8d":
+            struct.pack("<BQqqqIB", 1, 1, NOW, NOW, NOW, 0, 1) + b"12.0.0.2",
+    }
+
+
+def random_hosts(rng: random.Random, n: int) -> list[str]:
+    """IPv4, IPv6 and IPv4-mapped IPv6 text (canonical or not), routable or not."""
+    hosts = ["11.0.0.1", "8.8.8.8", "10.1.2.3", "127.0.0.1", "::ffff:11.2.3.4",
+             "::FFFF:10.0.0.9", "2001:db8::1", "2001:4860::8888", "fd00::1", "::1", "::",
+             "0.0.0.0", "100.64.1.1", "169.254.3.4", "fec0::1", "ff02::1", "::1.2.3.4",
+             "64:ff9b::8.8.8.8", "2002:c000:0204::1"]
+    while len(hosts) < n:
+        kind = rng.randrange(3)
+        if kind == 0:
+            hosts.append(str(ipaddress.IPv4Address(rng.getrandbits(32))))
+        elif kind == 1:
+            hosts.append(str(ipaddress.IPv6Address(rng.getrandbits(128))))
+        else:
+            hosts.append(f"::ffff:{ipaddress.IPv4Address(rng.getrandbits(32))}")
+    return hosts
+
+
+def test_an_entry_becomes_the_netaddr_its_text_makes(tmp_path, clock):
+    """to_netaddr builds from the kept 16 bytes; the result is what NetAddr makes of the host
+    text, whether the entry came from gossip, from good() or back from the database."""
+    rng = random.Random(5)
+    a = AddrMan(tmp_path / "peers", clock=clock)
+    hosts = random_hosts(rng, 600)
+    a.add([NetAddr(rng.getrandbits(64), h, rng.randrange(1, 65536), NOW - rng.randrange(DAY))
+           for h in hosts[:500]], "50.0.0.1")
+    for h in hosts[500:]:
+        a.good(h, 8333, 1)
+    assert len(a) == sum(netaddr.storable(h) for h in hosts)  # random fe80::/10 ones are not
+
+    def check(m: AddrMan) -> None:
+        for info in m._entries.values():
+            made = info.to_netaddr()
+            want = NetAddr(info.services, info.host, info.port, info.time)
+            assert (made, made.host, made.ip16) == (want, want.host, want.ip16)
+            assert info.ip16 == want.ip16
+
+    check(a)
+    a.close()
+    b = AddrMan(tmp_path / "peers", clock=clock)
+    try:
+        check(b)
+    finally:
+        b.close()
+
+
+def test_getaddr_and_select_parse_no_host_text(make, monkeypatch):
+    a = make()
+    a.add([addr(i) for i in range(200)] + [NetAddr(1, "2001:db8::7", 18444, NOW)], "50.0.0.1")
+    a.good("11.0.0.3", 8333)
+
+    def no_parsing(*args):
+        raise AssertionError("host text parsed")
+
+    monkeypatch.setattr(netaddr, "_canonical", no_parsing)
+    monkeypatch.setattr(am, "host_to_ip16", no_parsing)
+    assert len(a.get_addr(max_pct=100)) == 201
+    assert a.select() is not None
 
 
 def test_addrman_can_share_an_open_database(tmp_path, clock):
