@@ -42,7 +42,7 @@ from .netaddr import (
     group,
     host_to_ip16,
     ip16_to_host,
-    is_routable,
+    is_routable_ip16,
     storable,
 )
 
@@ -218,13 +218,18 @@ class AddrMan:
     # -- persistence -----------------------------------------------------------------------------
     def _load(self) -> None:
         dropped = []
+        # One source told us of up to 1,000 addresses: its group is worked out once.
+        source_groups: dict[str, str] = {}
         for key, value in self.db.iterate(_KEY_PREFIX):
             try:
                 info = AddrInfo.decode(key, value)
             except (ValueError, struct.error, UnicodeDecodeError):
                 raise self.db.corrupted(f"address record {key.hex()}") from None
             if storable(info.host):
-                self._insert(info)
+                g = source_groups.get(info.source)
+                if g is None:
+                    g = source_groups[info.source] = info.source_group
+                self._insert(info, g)
             else:  # a link-local address an older version stored, scope already lost
                 dropped.append(info.key)
         self._dirty = dict.fromkeys(dropped)
@@ -246,14 +251,18 @@ class AddrMan:
         self._dirty.clear()
 
     # -- table bookkeeping -----------------------------------------------------------------------
-    def _insert(self, info: AddrInfo) -> None:
+    def _insert(self, info: AddrInfo, source_group: str | None = None) -> None:
+        """Put ``info`` in its table; ``source_group`` is its ``source_group`` if the caller
+        has it already (an addr message's entries share one source)."""
         key = info.key
         self._entries[key] = info
         if info.in_tried:
             self._tried.add(key)
         else:
             self._new.add(key)
-            self._by_source.setdefault(info.source_group, _RandomSet()).add(key)
+            if source_group is None:
+                source_group = info.source_group
+            self._by_source.setdefault(source_group, _RandomSet()).add(key)
         self._dirty[key] = info
 
     def _unlink_new(self, info: AddrInfo) -> None:
@@ -325,7 +334,7 @@ class AddrMan:
         added = 0
         for addr in addrs:
             if addr.port == 0 or not addr.storable \
-                    or (self.routable_only and not is_routable(addr.host)):
+                    or (self.routable_only and not is_routable_ip16(addr.ip16)):
                 continue
             own = addr.host == source
             t = max(0, addr.time - (0 if own else penalty))
@@ -342,7 +351,7 @@ class AddrMan:
                 continue
             if self._make_room_in_new(src_group, now):
                 self._insert(AddrInfo(addr.host, addr.port, addr.services, t, source,
-                                      ip16=addr.ip16))
+                                      ip16=addr.ip16), src_group)
                 added += 1
         self._flush()
         return added
@@ -389,8 +398,9 @@ class AddrMan:
         bucket = [self._entries[k] for k in self._tried.sample(self._rng, BUCKET_SIZE)]
         stalest = self._delete(min(bucket, key=lambda i: i.last_success).key)
         stalest.in_tried = False
-        if self._make_room_in_new(stalest.source_group, now):
-            self._insert(stalest)
+        g = stalest.source_group
+        if self._make_room_in_new(g, now):
+            self._insert(stalest, g)
 
     def connected(self, host: str, port: int) -> None:
         """A connection to the address has been up: refresh its time, at most every 20 minutes

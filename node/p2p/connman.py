@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from node.config import HostPort
 
-from .netaddr import canonical_host, group, is_ip
+from .netaddr import canonical_host, group, group_ip16, is_ip
 from .peer import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class ConnectionManager:
             self._last_auto_try[key] = now
             if self.banman.is_banned(addr.host) or self.banman.is_discouraged(addr.host):
                 continue
-            g = group(addr.host)
+            g = group_ip16(addr.ip16)  # addr is select()'s NetAddr: its bytes are at hand
             # Core: one outbound connection per network group; unroutable addresses (a test
             # network on one machine) share a group, so they are exempt.
             if g in groups and not g.startswith("local"):

@@ -398,6 +398,42 @@ def test_getaddr_and_select_parse_no_host_text(make, monkeypatch):
     assert a.select() is not None
 
 
+def test_an_addr_message_groups_its_source_once_and_parses_no_host(tmp_path, clock,
+                                                                  monkeypatch):
+    """An addr message's entries share one source: its group is worked out once, not once per
+    entry, also when the table is read back; routability is read from the entries' bytes, and
+    refuses what the text function refuses."""
+    hosts = [f"11.{i >> 8}.{i & 255}.1" for i in range(300)] + \
+        [f"10.0.{i}.1" for i in range(50)] + [f"2001:4860:{i:x}::1" for i in range(50)] + \
+        [f"2001:db8:{i:x}::1" for i in range(50)]
+    addrs = [NetAddr(1, h, 8333, NOW - 60) for h in hosts]
+    sources = {"50.0.0.1": 0, "2600::9": 0}
+    parsed: list[str] = []
+    real_group, real_ip_of = am.group, netaddr.ip_of
+
+    def counting_group(host: str) -> str:
+        sources[host] = sources.get(host, 0) + 1
+        return real_group(host)
+
+    def recording_ip_of(host: str):
+        parsed.append(host)
+        return real_ip_of(host)
+
+    monkeypatch.setattr(am, "group", counting_group)
+    monkeypatch.setattr(netaddr, "ip_of", recording_ip_of)
+    a = AddrMan(tmp_path / "peers", clock=clock, routable_only=True)
+    added = sum(a.add(addrs[i::2], source) for i, source in enumerate(sources))
+    monkeypatch.undo()
+    assert added == len(a) == sum(netaddr.is_routable(h) for h in hosts) == 350
+    assert sources == {"50.0.0.1": 1, "2600::9": 1}
+    assert set(parsed) == set(sources)  # the sources' groups, and no entry's host
+    a.close()
+    monkeypatch.setattr(am, "group", counting_group)
+    b = AddrMan(tmp_path / "peers", clock=clock, routable_only=True)
+    b.close()
+    assert sources == {"50.0.0.1": 2, "2600::9": 2}
+
+
 def test_addrman_can_share_an_open_database(tmp_path, clock):
     db = Database(tmp_path / "peers")
     a = AddrMan(db, clock=clock)
