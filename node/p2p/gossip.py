@@ -111,7 +111,10 @@ class AddrGossip:
                 continue
             t = sanitised_addr_time(addr.time, now)
             if t != addr.time:  # the fixed time is relayed and stored, as in Core
-                addr = NetAddr(addr.services, addr.host, addr.port, t)
+                # From the bytes the entry holds, not its host text: dataclasses.replace would
+                # run __post_init__ and parse the host again (a wire address has no scope id
+                # for from_ip16 to drop).
+                addr = NetAddr.from_ip16(addr.services, addr.ip16, addr.port, t)
             peer.known_addrs.add(_key(addr))
             accepted.append(addr)
             if addr.time > now - FRESH_ADDR_AGE and len(msg.addrs) <= 10:

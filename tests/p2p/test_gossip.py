@@ -6,9 +6,12 @@ import asyncio
 import time
 from types import SimpleNamespace
 
+import pytest
+
+from node.p2p import netaddr
 from node.p2p.addrman import AddrMan
 from node.p2p.gossip import AddrGossip
-from node.p2p.messages import Addr, AddrV2
+from node.p2p.messages import Addr, AddrV2, decode_message
 from node.p2p.netaddr import NetAddr
 from node.p2p.peer import KnownSet
 
@@ -65,5 +68,41 @@ def test_implausible_times_become_five_days_ago_before_relay_and_storage(tmp_pat
         fresh = addrman.info("11.1.0.3", 8333)
         assert fresh is not None and fresh.time == before - 60 - 7200
         assert [a.host for m in relayed for a in m.addrs] == ["11.1.0.3"]
+    finally:
+        addrman.close()
+
+
+def test_a_corrected_time_makes_the_same_address_without_parsing_its_host(tmp_path,
+                                                                         monkeypatch):
+    """An addr message of 1,000 entries may need every time fixed: the fixed entry is made from
+    the bytes already parsed off the wire, and is the address the text would make."""
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        gossip = AddrGossip(addrman, {}, lambda: None)
+        peer = SimpleNamespace(id=1, host=PEER, port=8333, inbound=False, send=lambda m: None,
+                               known_addrs=KnownSet(), send_addrv2=True)
+        gossip.peer_established(peer)  # type: ignore[arg-type]
+        hosts = [f"11.1.{i}.1" for i in range(100)] + [f"2001:4860:{i:x}::1" for i in range(100)]
+        sent = AddrV2(tuple(NetAddr(9, h, 8333, 50) for h in hosts))  # 1970: corrected
+        received = decode_message("addrv2", sent.serialize())
+        stored: list[NetAddr] = []
+        real_add = addrman.add
+
+        def recording_add(addrs, **kw):
+            stored.extend(addrs)
+            return real_add(addrs, **kw)
+
+        monkeypatch.setattr(addrman, "add", recording_add)
+        monkeypatch.setattr(netaddr, "_canonical", lambda h: pytest.fail(f"{h} parsed"))
+        before = int(time.time())
+        asyncio.run(gossip.on_addr(peer, received))  # type: ignore[arg-type]
+        after = int(time.time())
+        monkeypatch.undo()
+        assert [a.host for a in stored] == [a.host for a in sent.addrs]
+        assert len(addrman) == 200
+        for a in stored:
+            assert before - 5 * 86400 <= a.time <= after - 5 * 86400
+            want = NetAddr(9, a.host, 8333, a.time)
+            assert (a, a.host, a.ip16) == (want, want.host, want.ip16)
     finally:
         addrman.close()
