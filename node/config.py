@@ -64,7 +64,7 @@ from node.consensus.address import address_to_script
 from node.consensus.errors import DecodeError
 from node.consensus.params import NETWORKS, get_params
 from node.mining import MAX_MINING_INTERVAL
-from node.p2p.banman import parse_subnet
+from node.p2p.netaddr import parse_subnet
 
 CONFIG_FILE_NAME = "minicash.toml"
 ENV_PREFIX = "MINICASH_"

@@ -18,13 +18,15 @@ GetAddrBytes). Pure code: no asyncio; the clock is injectable.
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from node.storage.db import Database
+
+# Imported here too: banman's users read subnets and hosts with these.
+from .netaddr import Address, Network, parse_host, parse_subnet
 
 DEFAULT_BAN_TIME = 86400  # Core: DEFAULT_MISBEHAVING_BANTIME
 DISCOURAGE_TIME = 86400
@@ -33,43 +35,6 @@ MAX_DISCOURAGED = 50_000  # Core: the size of m_discouraged, its rolling bloom f
 _BAN_PREFIX = b"b"
 _DISCOURAGED_PREFIX = b"d"
 _TIMES = struct.Struct("<qq")  # created, until
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def parse_subnet(text: str) -> Network:
-    """A host ("1.2.3.4", "::1") or a CIDR subnet ("10.0.0.0/8"), canonical. ValueError if not.
-
-    An IPv4-mapped IPv6 host or subnet is turned into its IPv4 form; an IPv6 scope id
-    ("fe80::1%eth0") is dropped."""
-    try:
-        net = ipaddress.ip_network(text.strip(), strict=False)
-    except ValueError:
-        raise ValueError(f"not an IP address or subnet: {text!r}") from None
-    if isinstance(net, ipaddress.IPv6Network):
-        if net.prefixlen >= 96:
-            mapped = net.network_address.ipv4_mapped
-            if mapped is not None:
-                return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
-        if net.network_address.scope_id is not None:
-            return ipaddress.IPv6Network((int(net.network_address), net.prefixlen))
-    return net
-
-
-def parse_host(host: str) -> Address:
-    """An IP address, canonical as :func:`parse_subnet` makes it: IPv4-mapped IPv6 as IPv4, no
-    IPv6 scope id. ValueError if not an IP."""
-    try:
-        ip = ipaddress.ip_address(host.strip())
-    except ValueError:
-        raise ValueError(f"not an IP address: {host!r}") from None
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return ip.ipv4_mapped
-        if ip.scope_id is not None:
-            return ipaddress.IPv6Address(int(ip))
-    return ip
 
 
 def _ban_key(net: Network) -> bytes:

@@ -92,6 +92,45 @@ def _storable(host: str, ip16: bytes) -> bool:
     return not (ip16[0] == 0xFE and ip16[1] & 0xC0 == 0x80) and "%" not in host
 
 
+# Subnets and hosts read as bans and the whitelist read them (Core: CSubNet, CNetAddr).
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_subnet(text: str) -> Network:
+    """A host ("1.2.3.4", "::1") or a CIDR subnet ("10.0.0.0/8"), canonical. ValueError if not.
+
+    An IPv4-mapped IPv6 host or subnet is turned into its IPv4 form; an IPv6 scope id
+    ("fe80::1%eth0") is dropped."""
+    try:
+        net = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or subnet: {text!r}") from None
+    if isinstance(net, ipaddress.IPv6Network):
+        if net.prefixlen >= 96:
+            mapped = net.network_address.ipv4_mapped
+            if mapped is not None:
+                return ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+        if net.network_address.scope_id is not None:
+            return ipaddress.IPv6Network((int(net.network_address), net.prefixlen))
+    return net
+
+
+def parse_host(host: str) -> Address:
+    """An IP address, canonical as :func:`parse_subnet` makes it: IPv4-mapped IPv6 as IPv4, no
+    IPv6 scope id. ValueError if not an IP."""
+    try:
+        ip = ipaddress.ip_address(host.strip())
+    except ValueError:
+        raise ValueError(f"not an IP address: {host!r}") from None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.scope_id is not None:
+            return ipaddress.IPv6Address(int(ip))
+    return ip
+
+
 @dataclass(frozen=True, slots=True)
 class NetAddr:
     services: int
