@@ -105,7 +105,9 @@ class TxConnector:
         once per transaction of every block: coins are keyed by (txid, n) tuples rather than
         OutPoints."""
         view = self.view
-        get = view.get
+        # BlockView's get, spend and add, inlined below: once per input and output of every
+        # block.
+        added, spent_here = view.added, view.spent
         height = self._height
         checks = self.checks
         txid = tx.txid
@@ -113,8 +115,7 @@ class TxConnector:
         spent: list[TxOut] = []  # the coins' outputs, for the sigop count
         keys: list[tuple[bytes, int]] = []  # and their keys, to spend them
         if tx_pos:
-            # BlockView.get, inlined: once per input of every block.
-            added, spent_here, base_get = view.added, view.spent, view.base.get_coin_key
+            base_get = view.base.get_coin_key
             for txin in tx.vin:
                 prevout = txin.prevout
                 key = (prevout.txid, prevout.n)
@@ -144,12 +145,9 @@ class TxConnector:
                 checks.add(tx_pos, tx, coins)
             if self._enforce_bip30:
                 for n in range(len(tx.vout)):
-                    if get((txid, n)) is not None:
+                    if view.get((txid, n)) is not None:
                         raise ValidationError("bad-txns-BIP30", "tried to overwrite transaction")
-        # BlockView.spend and BlockView.add, inlined: once per input and output of every block.
-        added = view.added
         if tx_pos:
-            spent_here = view.spent
             for key, coin in zip(keys, coins, strict=False):  # equal lengths: built together
                 if added.pop(key, None) is None:
                     spent_here[key] = coin

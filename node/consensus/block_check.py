@@ -27,7 +27,7 @@ from .merkle import (
 )
 from .params import Params
 from .pow import check_proof_of_work
-from .primitives import NULL_HASH, NULL_INDEX, Block, BlockHeader
+from .primitives import Block, BlockHeader
 from .script.flags import Flag
 from .script.script import push_int
 from .script.sigops import legacy_sigop_count
@@ -85,9 +85,7 @@ def check_block(block: Block, params: Params, check_pow: bool = True,
     if not block.txs[0].is_coinbase():
         raise ValidationError("bad-cb-missing", "first tx is not coinbase")
     for tx in block.txs[1:]:
-        # Tx.is_coinbase, inlined: once per transaction of every block.
-        vin = tx.vin
-        if len(vin) == 1 and vin[0].prevout.n == NULL_INDEX and vin[0].prevout.txid == NULL_HASH:
+        if tx.is_coinbase():
             raise ValidationError("bad-cb-multiple", "more than one coinbase")
 
     # Includes the duplicate-input check of CVE-2018-17144.

@@ -198,21 +198,18 @@ def p2wpkh_sighash_all(tx: Tx, n_in: int, program: bytes, amount: int,
     """``segwit_v0_sighash`` of a P2WPKH input with ``program`` and SIGHASH_ALL, the hash most
     signatures a block holds commit to. A one-input transaction's is made in one join, its
     hashPrevouts being the hash of the very outpoint the preimage holds (``cache`` unused);
-    otherwise from ``cache``'s parts shared by every input."""
+    any other's is segwit_v0_sighash's, from ``cache``'s parts shared by every input."""
+    if len(tx.vin) != 1:
+        return segwit_v0_sighash(_P2WPKH_CODE_HEAD[1:] + program + _P2WPKH_CODE_TAIL, tx, n_in,
+                                 SIGHASH_ALL, amount, cache)
     txin = tx.vin[n_in]
     prevout = txin.prevout
     outpoint = _PACK_OUTPOINT(prevout.txid, prevout.n)
     sequence = txin.sequence
-    if len(tx.vin) == 1:
-        return sha256d(b"".join((
-            _PACK_I32(tx.version), sha256d(outpoint), _hash_one_sequence(sequence), outpoint,
-            _P2WPKH_CODE_HEAD, program, _P2WPKH_CODE_TAIL, _PACK_AMOUNT_SEQUENCE(amount, sequence),
-            sha256d(outputs_serialized(tx)), _PACK_LOCKTIME_ALL(tx.locktime, SIGHASH_ALL))))
-    if cache is None:
-        cache = PrecomputedTxData(tx)
-    prefix, suffix = cache.sighash_all_parts()
-    return sha256d(b"".join((prefix, outpoint, _P2WPKH_CODE_HEAD, program, _P2WPKH_CODE_TAIL,
-                             _PACK_AMOUNT_SEQUENCE(amount, sequence), suffix)))
+    return sha256d(b"".join((
+        _PACK_I32(tx.version), sha256d(outpoint), _hash_one_sequence(sequence), outpoint,
+        _P2WPKH_CODE_HEAD, program, _P2WPKH_CODE_TAIL, _PACK_AMOUNT_SEQUENCE(amount, sequence),
+        sha256d(outputs_serialized(tx)), _PACK_LOCKTIME_ALL(tx.locktime, SIGHASH_ALL))))
 
 
 def segwit_v0_sighash(script_code: bytes, tx: Tx, n_in: int, hash_type: int, amount: int,

@@ -126,8 +126,7 @@ def tx_p2sh_sigop_count(tx: Tx, spent: Sequence[TxOut]) -> int:
 
 def tx_sigop_cost(tx: Tx, spent: Sequence[TxOut], flags: int) -> int:
     """Core's GetTransactionSigOpCost: what MAX_BLOCK_SIGOPS_COST (80,000) limits."""
-    legacy = tx._legacy_sigops  # legacy_sigop_count's cache, read inline: once per tx
-    cost = (legacy if legacy >= 0 else legacy_sigop_count(tx)) * WITNESS_SCALE_FACTOR
+    cost = legacy_sigop_count(tx) * WITNESS_SCALE_FACTOR
     if tx.is_coinbase():
         return cost
     if len(spent) != len(tx.vin):
