@@ -24,7 +24,7 @@ from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
 from node.chain.preverify import is_new_tip, preverify_scripts
-from node.config import HostPort, connect_url
+from node.config import HostPort, bind_failed, connect_url
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError
@@ -101,7 +101,7 @@ class Node:
         self._expiry_task: asyncio.Task | None = None
         self.indexes: Indexes | None = None
         self.api_runner: web.AppRunner | None = None
-        self.rest_address: tuple[str, int] | None = None  # where the API listens
+        self.rest_address: HostPort | None = None  # where the API listens, once started
         self.stop_requested = asyncio.Event()
         self.cookie: str | None = None  # the admin API token, in <datadir>/.cookie while running
         self._preverifier: ThreadPoolExecutor | None = None  # see submit_block
@@ -155,10 +155,7 @@ class Node:
         try:
             await site.start()
         except OSError as e:  # e.g. the port is taken: one line from `run`, not a traceback
-            # asyncio words a failed bind at length; the errno's text is the reason.
-            reason = os.strerror(e.errno) if e.errno else e
-            raise RuntimeError(
-                f"cannot serve the REST API on {HostPort(host, port)}: {reason}") from None
+            raise bind_failed("serve the REST API", host, port, e) from None
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         bound = sockets[0].getsockname()[:2] if sockets else (host, port)
         self.rest_address = listening = HostPort(bound[0], bound[1])
@@ -272,10 +269,12 @@ class Node:
                     log.info("mining stopped")
             if enabled:
                 miner.start()
-                log.info("mining to %s with %d worker(s)%s", self._mining_info()["address"],
+            info = self._mining_info()
+            if enabled:
+                log.info("mining to %s with %d worker(s)%s", info["address"],
                          self._searcher().workers,
                          f", a block every {miner.interval:g} s" if miner.interval else "")
-            return self._mining_info()
+            return info
 
     async def _expire_loop(self) -> None:
         while True:

@@ -455,7 +455,8 @@ def _print_welcome(node: Node, config_file: Path | None = None) -> None:
     ``config_file`` is the settings file the node was run with, if any."""
     # Where the API listens is not always where to reach it: connect_url brackets an IPv6 host
     # and turns a wildcard bind (0.0.0.0, ::) into loopback, so every URL below opens.
-    base = connect_url(node.rest_address or ("127.0.0.1", node.config.params.rest_port))
+    assert node.rest_address is not None, "the node is started"
+    base = connect_url(node.rest_address)
     net = node.config.params.name
     flags = _client_flags(node, config_file, base)
     lines = [

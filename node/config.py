@@ -92,6 +92,14 @@ class HostPort(NamedTuple):
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+def bind_failed(what: str, host: str, port: int, exc: OSError) -> RuntimeError:
+    """The one-line error for a listener that cannot bind ``host``:``port`` (``run`` shows
+    it as is): ``what`` it was for, the address as HostPort writes it, and the errno's text,
+    where asyncio words a failed bind at length."""
+    reason = os.strerror(exc.errno) if exc.errno else exc
+    return RuntimeError(f"cannot {what} on {HostPort(host, port)}: {reason}")
+
+
 def connect_url(bind: tuple[str, int]) -> str:
     """The base URL of a node whose API listens on ``bind`` (its rest-bind, HOST, PORT).
 

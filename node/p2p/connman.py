@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from node.config import HostPort
+from node.config import HostPort, bind_failed
 
 from .netaddr import canonical_host, group, group_ip16, is_ip
 from .peer import cancel_and_wait
@@ -77,10 +76,7 @@ class ConnectionManager:
             try:
                 self._server = await asyncio.start_server(self._on_inbound, host, port)
             except OSError as e:
-                # asyncio words a failed bind at length; the errno's text is the reason.
-                reason = os.strerror(e.errno) if e.errno else e
-                raise RuntimeError(
-                    f"cannot listen for peers on {HostPort(host, port)}: {reason}") from None
+                raise bind_failed("listen for peers", host, port, e) from None
             sock = self._server.sockets[0].getsockname()
             self.listen_address = (sock[0], sock[1])
             log.info("P2P listening on %s", HostPort(*self.listen_address))  # [::1]:18444

@@ -41,6 +41,10 @@ def test_mining_settings_survive_off_and_on_and_concurrent_requests_leave_one_mi
             # Two requests at once: each stops and starts the same miner.
             await asyncio.gather(node.set_mining(True), node.set_mining(True, None, 3.0))
             assert len(_miner_tasks()) == 1
+            # "on" then "off" at once: the later request wins, and no miner is left running.
+            await asyncio.gather(node.set_mining(True), node.set_mining(False))
+            assert _miner_tasks() == []
+            await node.set_mining(True)
             off = await node.set_mining(False)
             assert (off["enabled"], off["interval"], off["address"]) == (False, 3.0, ADDRESS)
             assert _miner_tasks() == []
