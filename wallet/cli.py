@@ -177,19 +177,23 @@ def create(name: str, network: str, bip39_passphrase: str, legacy: bool, no_pass
 def restore(name: str, network: str, bip39_passphrase: str, legacy: bool, no_password: bool,
             node_url: str | None, mnemonic: str | None, as_json: bool) -> None:
     """Restore a wallet from its mnemonic, then rescan the chain for its history. A wallet
-    whose rescan fails (the node down or erring) is kept, and `sync` rescans it."""
+    whose rescan fails (the node down or erring, or its URL unusable) is kept, and `sync`
+    rescans it."""
     client = _client(network, node_url)  # a bad --node is refused before the words are asked
     words = normalize_mnemonic(mnemonic if mnemonic is not None
                                else click.prompt("Mnemonic", hide_input=True))
     wallet = _create(network, name, words, bip39_passphrase, legacy, no_password)
     try:
         report = sync(wallet, client)
-    except (NodeUnreachable, NodeError) as exc:
+    except (NodeUnreachable, NodeError, BadNodeURL) as exc:
         # Kept, as Electrum keeps a wallet restored offline: the words (and password) are not
         # asked for again, and a wallet that only signs PSBTs needs no node. Said in one line,
         # or a second restore would meet "already exists" with the first one's fate unclear.
+        # A BadNodeURL here is one check_url let through; the rescan needs another URL.
         rescan = f"minicash-wallet sync --name {name} --network {network}"
-        if node_url:
+        if isinstance(exc, BadNodeURL):
+            rescan += " --node URL"
+        elif node_url:
             rescan += f" --node {shlex.quote(node_url)}"
         _fail(f"wallet {name!r} restored in {wallet.path} but not rescanned ({exc}); "
               f"`{rescan}` rescans it")

@@ -40,10 +40,23 @@ def check_url(url: str) -> None:
         raise BadNodeURL(url, "expected an http:// or https:// URL")
     if not host:
         raise BadNodeURL(url, "no host")
+    # The rest is what urlopen does before it sends anything, done with urllib's own parts so
+    # the two cannot drift apart: it reads the host (unquoted) and port, IDNA-encodes the host
+    # name for the socket (a label over 63 characters fails), and encodes the Host header in
+    # Latin-1 and the request line (path and query) in ASCII.
     try:
-        host.encode("idna")  # as the request will (a label over 63 characters fails)
-    except UnicodeError as e:
+        req = urllib.request.Request(url)
+        name = http.client.HTTPConnection(req.host).host  # the host without its port
+        idna = name.encode("idna").decode()
+    except (ValueError, http.client.InvalidURL) as e:  # UnicodeError is a ValueError
         raise BadNodeURL(url, str(e)) from None
+    if not req.selector.isascii():
+        raise BadNodeURL(url, "a non-ASCII character in its path or query (percent-encode it)")
+    try:
+        req.host.encode("latin-1")
+    except UnicodeEncodeError:
+        raise BadNodeURL(url, f"the Host header cannot carry {name!r}: give it as {idna!r}"
+                         ) from None
 
 
 class NodeUnreachable(Exception):

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from node.consensus.address import p2wpkh_script, script_to_address
 from node.consensus.params import REGTEST
+from wallet import esplora
 from wallet.cli import main
 from wallet.esplora import check_url
 
@@ -40,7 +41,11 @@ def offline(monkeypatch):
 
 BAD_NODE_URLS = {"foo": "http:// or https://", "http://h:abc": "abc",
                  "http://[::1": "IPv6", "http:///api": "no host",
-                 "http://h h/api": "space"}
+                 "http://h h/api": "space",
+                 # Each once failed only when requested (and restore left the wallet behind).
+                 "http://127.0.0.1:1/é": "non-ASCII character in its path or query",
+                 "http://127.0.0.1:1/api?x=é": "non-ASCII character in its path or query",
+                 "http://ё.lan/api": "give it as 'xn--61a.lan'"}
 
 
 @pytest.mark.parametrize("url", BAD_NODE_URLS)
@@ -63,15 +68,38 @@ def test_a_host_name_idna_cannot_encode_is_one_line_naming_the_url_given(run):
     assert line.startswith(f"error: bad node URL {url!r}: ") and "idna" in line, line
 
 
-@pytest.mark.parametrize("url", ["http://h:abc", f"http://{'a' * 64}.lan/api"],
-                         ids=["port", "idna"])
+@pytest.mark.parametrize("url", ["http://h:abc", f"http://{'a' * 64}.lan/api",
+                                 "http://127.0.0.1:1/é"], ids=["port", "idna", "non-ascii"])
 def test_restore_refuses_a_bad_node_url_before_writing_the_wallet(tmp_path, offline, url):
     home = tmp_path / "home"
-    result = CliRunner().invoke(main, ["restore", "--name", "r", "--no-password", "--node",
-                                       url, "--mnemonic", ABANDON],
-                                env={"MINICASH_HOME": str(home)})
-    assert result.exit_code == 1 and "bad node URL" in result.stderr, result.output
+    runner, env = CliRunner(), {"MINICASH_HOME": str(home)}
+    result = runner.invoke(main, ["restore", "--name", "r", "--no-password", "--node", url,
+                                  "--mnemonic", ABANDON], env=env)
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: bad node URL {url!r}: "), line
     assert not list(home.glob("**/r"))
+    assert runner.invoke(main, ["list"], env=env).output == "no wallets on regtest\n"
+
+
+# The backstop for a URL check_url lets through but the request cannot send: the wallet is
+# kept as when the node is down, and the command named asks for another URL.
+def test_restore_keeps_the_wallet_when_the_node_url_fails_only_when_requested(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(esplora, "check_url", lambda url: None)
+    env = {"MINICASH_HOME": str(tmp_path / "home")}
+    url = f"http://127.0.0.1:{free_port()}/é"  # the request line cannot be encoded
+    runner = CliRunner()
+    result = runner.invoke(main, ["restore", "--name", "r", "--no-password", "--node", url,
+                                  "--mnemonic", ABANDON], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    [line] = result.stderr.splitlines()
+    wallet_dir = tmp_path / "home" / "wallets" / "regtest" / "r"
+    assert line.startswith(f"error: wallet 'r' restored in {wallet_dir} but not rescanned "
+                           f"(bad node URL {url!r}: "), line
+    assert line.endswith("; `minicash-wallet sync --name r --network regtest --node URL` "
+                         "rescans it"), line
+    assert runner.invoke(main, ["list"], env=env).output == "r\n"
 
 
 # Once left the wallet behind with only "cannot reach the node": a second restore then met
