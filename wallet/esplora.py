@@ -103,8 +103,8 @@ class EsploraClient:
         except (TimeoutError, ConnectionError, OSError) as e:
             raise NodeUnreachable(self.base_url, str(e) or type(e).__name__) from None
         except (ValueError, http.client.InvalidURL) as e:
-            # Whatever check_url did not foresee (a host name IDNA cannot encode): still one
-            # line, not a traceback, naming the URL the user gave.
+            # Whatever check_url did not foresee: still one line, not a traceback, naming the
+            # URL the user gave.
             raise BadNodeURL(self.base_url, str(e)) from None
 
     def get_json(self, path: str) -> Any:
