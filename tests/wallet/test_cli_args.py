@@ -127,7 +127,7 @@ def test_a_good_node_url_passes_the_check(url):
 @pytest.mark.parametrize("command", [["send", PAYEE, "1000sat", "--yes"],
                                      ["psbt", "create", PAYEE, "1000sat"],
                                      ["send-many", "PAYMENTS", "--yes"]])
-def test_fee_rate_and_target_together_are_refused(run, tmp_path, command):
+def test_fee_rate_and_target_together_are_refused(run, offline, tmp_path, command):
     csv = tmp_path / "pay.csv"
     csv.write_text(f"{PAYEE},1000sat\n")
     result = run(*[str(csv) if a == "PAYMENTS" else a for a in command],
@@ -136,7 +136,7 @@ def test_fee_rate_and_target_together_are_refused(run, tmp_path, command):
 
 
 @pytest.mark.parametrize("command", [["send", "--yes"], ["psbt", "create"]])
-def test_a_bad_address_is_named_before_the_node_is_asked(run, command):
+def test_a_bad_address_is_named_before_the_node_is_asked(run, offline, command):
     result = run(*command, "bcrt1qnotanaddress", "1000sat", "--fee-rate", "1")
     assert result.exit_code == 1, result.output
     assert "address" in result.stderr.lower() and "reach" not in result.stderr.lower()
@@ -152,7 +152,8 @@ BAD_FEE_RATES = ["abc", "nan", "-1", "0", "0.5", "100001"]
                                      ["psbt", "create", PAYEE, "1000sat"],
                                      ["send-many", "PAYMENTS", "--yes"],
                                      ["bump-fee", "ab" * 32, "--yes"]])
-def test_a_bad_fee_rate_is_refused_before_the_node_is_asked(run, tmp_path, command, rate):
+def test_a_bad_fee_rate_is_refused_before_the_node_is_asked(run, offline, tmp_path, command,
+                                                          rate):
     csv = tmp_path / "pay.csv"
     csv.write_text(f"{PAYEE},1000sat\n")
     result = run(*[str(csv) if a == "PAYMENTS" else a for a in command], "--fee-rate", rate)
