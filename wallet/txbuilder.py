@@ -68,7 +68,7 @@ def dust_threshold(script_pubkey: bytes) -> int:
     the output; change below it is folded into the fee rather than made. Any witness program
     (P2WPKH, P2WSH, P2TR, ...) is charged a discounted input, as Core does: 294 sat for
     P2WPKH, 330 for P2WSH and P2TR, 546 for P2PKH, 540 for P2SH."""
-    size = output_weight(script_pubkey) // 4
+    size = output_weight(script_pubkey) // WITNESS_SCALE_FACTOR
     if witness_program(script_pubkey) is not None:
         size += 32 + 4 + 1 + 107 // WITNESS_SCALE_FACTOR + 4
     else:

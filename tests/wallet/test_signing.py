@@ -11,6 +11,7 @@ import pytest
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
+from node.mempool.policy import dust_threshold as node_dust_threshold
 from wallet.account import CHANGE, RECEIVE, Account
 from wallet.coinselect import InsufficientFunds
 from wallet.hd import ExtendedKey, Purpose, account_path, mnemonic_to_seed
@@ -151,5 +152,4 @@ def test_dust_threshold_is_cores_and_the_nodes(script, core):
     """Core's GetDustThreshold at 3 sat/vB: every witness program gets the discounted input,
     not only P2WPKH (P2WSH and P2TR were 573 here, so payments of 330-572 sat were refused
     that Core's wallet and our own node's mempool accept)."""
-    from node.mempool.policy import dust_threshold as node_dust_threshold
     assert dust_threshold(script) == core == node_dust_threshold(TxOut(0, script))
