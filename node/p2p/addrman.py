@@ -424,8 +424,14 @@ class AddrMan:
                new_only: bool = False) -> NetAddr | None:
         """An address to connect to, or None. Picks the tried or new table with even odds, then
         entries at random, accepting each with its chance and raising the bar on every miss
-        (Core: Select_)."""
-        excluded = {(canonical_host(h), p) for h, p in exclude}
+        (Core: Select_). ``exclude`` may hold host names, which exclude nothing: the table
+        holds IPs only."""
+        excluded = set()
+        for h, p in exclude:
+            try:
+                excluded.add((canonical_host(h), p))
+            except ValueError:  # a host name (an --addnode peer's): never one of ours
+                pass
         tables = []
         for table in ([self._new] if new_only else [self._new, self._tried]):
             if len(table) > 2 * len(excluded):

@@ -167,17 +167,20 @@ class ConnectionManager:
         # map stays as small as what was dialled in that minute on a node that runs for months.
         self._last_auto_try = {k: t for k, t in self._last_auto_try.items()
                                if now - t < ADDRMAN_RETRY}
+        # Built once: within a tick only the addresses picked below join it (each also goes
+        # to _last_auto_try, and a dialled one to _dialling), so they are added as they come.
+        exclude = {(p.host, p.port) for p in self.peers.values()} | set(self._dialling) \
+            | self.own_addresses | set(self._last_auto_try)
+        if self.listen_address is not None:
+            exclude.add(self.listen_address)
         tried = 0
         while missing > 0 and tried < 20:
             tried += 1
-            exclude = {(p.host, p.port) for p in self.peers.values()} | set(self._dialling) \
-                | self.own_addresses | set(self._last_auto_try)
-            if self.listen_address is not None:
-                exclude.add(self.listen_address)
             addr = self.addrman.select(exclude=exclude)
             if addr is None:
                 return
             key = (addr.host, addr.port)
+            exclude.add(key)
             self._last_auto_try[key] = now
             if self.banman.is_banned(addr.host) or self.banman.is_discouraged(addr.host):
                 continue

@@ -255,6 +255,15 @@ def test_select_honours_exclusions_and_new_only(make):
     assert a.select(exclude=[("11.0.0.1", 8333)], new_only=True) is None
 
 
+def test_select_skips_excluded_host_names(make):
+    # The connection manager excludes every peer and dial, an --addnode peer named by host
+    # name among them; the table holds IPs only, so a name excludes nothing and is no error.
+    a = make()
+    a.add([addr(1)], "50.0.0.1")
+    assert a.select(exclude=[("seed.example.org", 8333), ("localhost", 8333)]).host == "11.0.0.1"
+    assert a.select(exclude=[("seed.example.org", 8333), ("11.0.0.1", 8333)]) is None
+
+
 def test_select_prefers_addresses_that_have_not_failed(make, clock):
     a = make()
     a.add([addr(1), addr(2)], "50.0.0.1")

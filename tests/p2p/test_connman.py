@@ -89,6 +89,26 @@ def test_tries_of_automatic_addresses_are_forgotten_after_the_retry_window(tmp_p
         addrman.close()
 
 
+def test_an_addnode_peer_named_by_host_name_leaves_automatic_dials_going(tmp_path):
+    # The name stays a name (canonical_or_name) in the dialling and peer keys that tick
+    # excludes from selection; the address manager used to raise on it, which ended the
+    # outbound loop and with it every automatic connection.
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        service, connman, dialled = _service(tmp_path, addrman)
+        connman.addnode = [("seed.example.org", 18444)]
+        connman.tick()  # an empty address book: only the addnode peer is dialled
+        assert dialled == [("seed.example.org", 18444, True)]
+        peer = SimpleNamespace(id=1, inbound=False, manual=True, host="seed.example.org",
+                               port=18444)
+        service.peers[peer.id] = peer  # type: ignore[assignment]
+        addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
+        connman.tick()  # still dialling it, and connected to it under the same name
+        assert dialled[1:] == [(*AUTOMATIC, False)]
+    finally:
+        addrman.close()
+
+
 @pytest.mark.parametrize(("host", "logged"), [("::1", "[::1]:"), ("127.0.0.1", "127.0.0.1:")])
 def test_the_listening_address_is_logged_as_host_port_with_ipv6_bracketed(caplog, host, logged):
     connman = ConnectionManager(
