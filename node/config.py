@@ -282,7 +282,7 @@ def _hostport(v: _Value, text: Any, default_port: int) -> HostPort:
 
 
 def _as_subnet_list(v: _Value) -> tuple[str, ...]:
-    """Whitelist entries, each in the form a ban of it is listed in (banman's ``parse_subnet``
+    """Whitelist entries, each in the form a ban of it is listed in (netaddr's ``parse_subnet``
     written back with ``str``, as ``listbanned`` and the ban records write it): an IPv4-mapped
     entry is its IPv4 subnet (``::ffff:127.0.0.1`` is ``127.0.0.1/32``) and a scope id is
     dropped, so the node's settings, its bans and the P2P service all name one subnet alike

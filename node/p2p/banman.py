@@ -25,7 +25,6 @@ from pathlib import Path
 
 from node.storage.db import Database
 
-# Imported here too: banman's users read subnets and hosts with these.
 from .netaddr import Address, Network, parse_host, parse_subnet
 
 DEFAULT_BAN_TIME = 86400  # Core: DEFAULT_MISBEHAVING_BANTIME

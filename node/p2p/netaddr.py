@@ -240,7 +240,7 @@ def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 def is_local(host: str) -> bool:
     """:func:`is_local_ip` of ``host`` as written: ``::ffff:127.0.0.1`` is IPv6 here, not
-    local. A peer's host is read with banman's ``parse_host`` first (P2PService does)."""
+    local. A peer's host is read with netaddr's ``parse_host`` first (P2PService does)."""
     return is_local_ip(ip_of(host))
 
 

@@ -39,7 +39,7 @@ from node.mempool.mempool import Mempool, MempoolEntry
 from node.storage.db import Database
 
 from .addrman import AddrMan
-from .banman import Address, BanMan, Network, parse_host, parse_subnet
+from .banman import BanMan
 from .connman import (
     CONNECT_TIMEOUT,
     MAX_INBOUND,
@@ -61,7 +61,7 @@ from .messages import (
     SendHeaders,
     Version,
 )
-from .netaddr import is_ip, is_local_ip
+from .netaddr import Address, Network, is_ip, is_local_ip, parse_host, parse_subnet
 from .peer import UNREADABLE, Peer, PeerTimeouts, version_message
 from .relay import TxRelay
 from .sync import BlockSync, SyncTimeouts
@@ -98,7 +98,7 @@ class P2PConfig:
 
 
 def parse_whitelist(entries: list[str]) -> list[Network]:
-    """The ``-whitelist`` entries as subnets, parsed as bans are (banman's ``parse_subnet``,
+    """The ``-whitelist`` entries as subnets, parsed as bans are (netaddr's ``parse_subnet``,
     peers by ``parse_host``), so the two always agree on who is meant: an IPv4-mapped IPv6
     address is its IPv4 address, and an IPv6 scope id is ignored (Core: NetWhitelistPermissions
     holds a CSubNet and matches it with CSubNet::Match, as BanMan does). ValueError, in one
@@ -113,7 +113,7 @@ def parse_whitelist(entries: list[str]) -> list[Network]:
 
 
 def _peer_ip(peer: Peer) -> Address | None:
-    """The peer's address as bans and the whitelist read it (banman's ``parse_host``), or None
+    """The peer's address as bans and the whitelist read it (netaddr's ``parse_host``), or None
     for a host name (a ``--connect`` peer), which neither ever matches."""
     try:
         return parse_host(peer.host)

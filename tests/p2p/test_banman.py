@@ -6,8 +6,8 @@ import pytest
 
 from node.p2p import banman as bm
 from node.p2p.addrman import AddrMan
-from node.p2p.banman import BanMan, parse_subnet
-from node.p2p.netaddr import NetAddr
+from node.p2p.banman import BanMan
+from node.p2p.netaddr import NetAddr, parse_subnet
 from node.storage.db import Database
 from node.storage.errors import StorageError
 from tests.p2p.test_addrman import NOW, Clock

@@ -14,10 +14,9 @@ import pytest
 from node.consensus.params import REGTEST
 from node.consensus.serialize import ByteReader
 from node.p2p import netaddr
-from node.p2p.banman import parse_host
 from node.p2p.connman import ConnectionManager
 from node.p2p.messages import Addr, AddrV2, decode_message
-from node.p2p.netaddr import NetAddr, canonical_host, ip16_to_host, storable
+from node.p2p.netaddr import NetAddr, canonical_host, ip16_to_host, parse_host, storable
 from node.p2p.service import P2PService
 
 SCOPED = "fe80::1%eth0"
