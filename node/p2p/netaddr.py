@@ -234,16 +234,11 @@ class NetAddr:
 
 
 # -- facts about addresses (Core: CNetAddr::IsRoutable, IsLocal, GetGroup) -------------------------
-def ip_of(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(host)
-
-
-def is_local(host: str) -> bool:
-    """:func:`is_local_ip` of ``host`` as written: ``::ffff:127.0.0.1`` is IPv6 here, not
-    local. A peer's host is read with netaddr's ``parse_host`` first (P2PService does)."""
-    return is_local_ip(ip_of(host))
-
-
+# Read from the 16-byte wire form, as Core's CNetAddr holds an address: the hot paths hold a
+# NetAddr's or an AddrInfo's bytes and parse no text, and the text functions parse to the bytes
+# first, so that every spelling of an address (an IPv4-mapped one, a scoped one) gets the one
+# answer. The address object is made from the bytes and asked ipaddress's question, so the
+# answers follow whatever Python's ipaddress counts as global.
 def is_local_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Loopback or unspecified (Core: CNetAddr::IsLocal, which also counts all of 0.0.0.0/8)."""
     return ip.is_loopback or ip.is_unspecified
@@ -252,26 +247,17 @@ def is_local_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 def is_routable(host: str) -> bool:
     """Whether peers elsewhere could reach ``host``: not private, loopback, link-local,
     reserved, documentation or unspecified (Core: IsRoutable, simplified to ipaddress's view)."""
-    return ip_of(host).is_global
+    return is_routable_ip16(host_to_ip16(host))
 
 
 def group(host: str) -> str:
     """The network group addresses are bucketed by, so that one operator's many addresses fill
     few buckets (Core: GetGroup without an ASN map): /16 for IPv4, /32 for IPv6, and one group
-    for all unroutable addresses of a family. :func:`group_ip16` gives the same from the wire
-    form of a canonical host."""
-    ip = ip_of(host)
-    if not ip.is_global:
-        return "local4" if ip.version == 4 else "local6"
-    if ip.version == 4:
-        return str(ipaddress.ip_network(f"{host}/16", strict=False))
-    return str(ipaddress.ip_network(f"{host}/32", strict=False))
+    for all unroutable addresses of a family. A scope id is no part of it (Core's GetGroup
+    reads the address bytes only)."""
+    return group_ip16(host_to_ip16(host))
 
 
-# -- the same facts from the 16-byte wire form, for the hot paths that hold it (a NetAddr's or an
-# AddrInfo's ip16): no text is parsed. The address object is made from the bytes and asked the
-# same ipaddress question as the text functions ask, so the answers match whatever Python's
-# ipaddress counts as global. Equal for every 16 bytes: f(ip16) == f_text(ip16_to_host(ip16)).
 def _ip_of_ip16(ip16: bytes) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if ip16[:12] == IPV4_IN_IPV6_PREFIX:
         return ipaddress.IPv4Address(ip16[12:])

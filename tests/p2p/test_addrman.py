@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from node.p2p import addrman as am
 from node.p2p import netaddr
 from node.p2p.addrman import AddrMan
-from node.p2p.netaddr import NetAddr, group, is_local, is_routable
+from node.p2p.netaddr import NetAddr, group, is_local_ip, is_routable
 from node.storage.db import Database
 from node.storage.errors import StorageError
 
@@ -418,18 +418,18 @@ def test_an_addr_message_groups_its_source_once_and_parses_no_host(tmp_path, clo
     addrs = [NetAddr(1, h, 8333, NOW - 60) for h in hosts]
     sources = {"50.0.0.1": 0, "2600::9": 0}
     parsed: list[str] = []
-    real_group, real_ip_of = am.group, netaddr.ip_of
+    real_group, real_host_to_ip16 = am.group, netaddr.host_to_ip16
 
     def counting_group(host: str) -> str:
         sources[host] = sources.get(host, 0) + 1
         return real_group(host)
 
-    def recording_ip_of(host: str):
+    def recording_host_to_ip16(host: str) -> bytes:
         parsed.append(host)
-        return real_ip_of(host)
+        return real_host_to_ip16(host)
 
     monkeypatch.setattr(am, "group", counting_group)
-    monkeypatch.setattr(netaddr, "ip_of", recording_ip_of)
+    monkeypatch.setattr(netaddr, "host_to_ip16", recording_host_to_ip16)
     a = AddrMan(tmp_path / "peers", clock=clock, routable_only=True)
     added = sum(a.add(addrs[i::2], source) for i, source in enumerate(sources))
     monkeypatch.undo()
@@ -468,7 +468,9 @@ def test_groups_routability_and_locality():
     assert group("10.0.0.1") == group("192.168.1.1") == "local4"
     assert is_routable("8.8.8.8") and not is_routable("10.1.2.3")
     assert not is_routable("127.0.0.1") and not is_routable("::1")
-    assert is_local("127.0.0.1") and is_local("::1") and not is_local("8.8.8.8")
+    local = [ipaddress.ip_address(h) for h in ("127.0.0.1", "127.255.0.1", "0.0.0.0", "::1", "::")]
+    assert all(is_local_ip(ip) for ip in local)
+    assert not any(is_local_ip(ipaddress.ip_address(h)) for h in ("8.8.8.8", "10.0.0.1", "::2"))
 
 
 # -- invariants under any sequence of operations ---------------------------------------------------
