@@ -27,6 +27,7 @@ Pure code: no asyncio, no sockets; the clock and the random source are injectabl
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import struct
@@ -151,6 +152,10 @@ def _record_key(ip16: bytes, port: int) -> bytes:
     return _KEY_PREFIX + ip16 + _PORT.pack(port)
 
 
+# An addr message's up to 1,000 entries share one source, and so do many of the records read
+# back on opening: each source is grouped once, not once per entry. More sources than peers
+# connect at once (8 outbound + 125 inbound); a miss only groups its source again.
+@functools.lru_cache(maxsize=1024)
 def _source_group(source: str) -> str:
     try:
         return group(source)
@@ -218,18 +223,13 @@ class AddrMan:
     # -- persistence -----------------------------------------------------------------------------
     def _load(self) -> None:
         dropped = []
-        # One source told us of up to 1,000 addresses: its group is worked out once.
-        source_groups: dict[str, str] = {}
         for key, value in self.db.iterate(_KEY_PREFIX):
             try:
                 info = AddrInfo.decode(key, value)
             except (ValueError, struct.error, UnicodeDecodeError):
                 raise self.db.corrupted(f"address record {key.hex()}") from None
             if storable(info.host):
-                g = source_groups.get(info.source)
-                if g is None:
-                    g = source_groups[info.source] = info.source_group
-                self._insert(info, g)
+                self._insert(info)
             else:  # a link-local address an older version stored, scope already lost
                 dropped.append(info.key)
         self._dirty = dict.fromkeys(dropped)
@@ -251,18 +251,15 @@ class AddrMan:
         self._dirty.clear()
 
     # -- table bookkeeping -----------------------------------------------------------------------
-    def _insert(self, info: AddrInfo, source_group: str | None = None) -> None:
-        """Put ``info`` in its table; ``source_group`` is its ``source_group`` if the caller
-        has it already (an addr message's entries share one source)."""
+    def _insert(self, info: AddrInfo) -> None:
+        """Put ``info`` in its table."""
         key = info.key
         self._entries[key] = info
         if info.in_tried:
             self._tried.add(key)
         else:
             self._new.add(key)
-            if source_group is None:
-                source_group = info.source_group
-            self._by_source.setdefault(source_group, _RandomSet()).add(key)
+            self._by_source.setdefault(info.source_group, _RandomSet()).add(key)
         self._dirty[key] = info
 
     def _unlink_new(self, info: AddrInfo) -> None:
@@ -330,7 +327,6 @@ class AddrMan:
         Known addresses get the newer time and more services; their source and failure counts
         stay (Core: AddrManImpl::AddSingle)."""
         now = int(self._clock())
-        src_group = _source_group(source)
         added = 0
         for addr in addrs:
             if addr.port == 0 or not addr.storable \
@@ -349,9 +345,9 @@ class AddrMan:
                     info.services |= addr.services
                     self._touch(info)
                 continue
-            if self._make_room_in_new(src_group, now):
+            if self._make_room_in_new(_source_group(source), now):
                 self._insert(AddrInfo(addr.host, addr.port, addr.services, t, source,
-                                      ip16=addr.ip16), src_group)
+                                      ip16=addr.ip16))
                 added += 1
         self._flush()
         return added
@@ -398,9 +394,8 @@ class AddrMan:
         bucket = [self._entries[k] for k in self._tried.sample(self._rng, BUCKET_SIZE)]
         stalest = self._delete(min(bucket, key=lambda i: i.last_success).key)
         stalest.in_tried = False
-        g = stalest.source_group
-        if self._make_room_in_new(g, now):
-            self._insert(stalest, g)
+        if self._make_room_in_new(stalest.source_group, now):
+            self._insert(stalest)
 
     def connected(self, host: str, port: int) -> None:
         """A connection to the address has been up: refresh its time, at most every 20 minutes
