@@ -39,12 +39,13 @@ from node.storage.db import Database
 
 from .netaddr import (
     NetAddr,
+    _canonical,
+    _storable,
     canonical_host,
     group,
     host_to_ip16,
     ip16_to_host,
     is_routable_ip16,
-    storable,
 )
 
 NEW_CAPACITY = 16_384
@@ -93,6 +94,11 @@ class AddrInfo:
     @property
     def key(self) -> tuple[str, int]:
         return self.host, self.port
+
+    @property
+    def storable(self) -> bool:
+        """netaddr's :func:`~node.p2p.netaddr.storable` of the host, from the bytes at hand."""
+        return _storable(self.host, self.ip16)
 
     @property
     def source_group(self) -> str:
@@ -228,7 +234,7 @@ class AddrMan:
                 info = AddrInfo.decode(key, value)
             except (ValueError, struct.error, UnicodeDecodeError):
                 raise self.db.corrupted(f"address record {key.hex()}") from None
-            if storable(info.host):
+            if info.storable:
                 self._insert(info)
             else:  # a link-local address an older version stored, scope already lost
                 dropped.append(info.key)
@@ -367,13 +373,14 @@ class AddrMan:
         """An outbound connection succeeded: the address moves to tried (Core: Good). An address
         we did not know (a --connect peer) is added first, as its own source, unless it is one
         we never store (link-local: its --connect/--addnode entry is what redials it)."""
-        if not storable(host):
+        canon, ip16 = _canonical(host)  # one parse: the key, storable and a new entry's bytes
+        if not _storable(host, ip16):  # host as given: a scope on "::ffff:a.b.c.d%x" counts
             return
         now = int(self._clock())
-        key = (canonical_host(host), port)
+        key = (canon, port)
         info = self._entries.get(key)
         if info is None:
-            info = AddrInfo(key[0], port, services or 0, now, key[0])
+            info = AddrInfo(canon, port, services or 0, now, canon, ip16=ip16)
         elif not info.in_tried:
             self._delete(key)
         if services is not None:

@@ -191,6 +191,22 @@ def test_good_adds_an_unknown_peer_as_its_own_source(make):
     assert info.in_tried and info.source == "127.0.0.1" and info.services == 9
 
 
+def test_good_parses_its_host_once(make, monkeypatch):
+    a = make()
+    parsed: list[str] = []
+    real = netaddr.host_to_ip16
+
+    def recording(host: str) -> bytes:
+        parsed.append(host)
+        return real(host)
+
+    monkeypatch.setattr(netaddr, "host_to_ip16", recording)
+    monkeypatch.setattr(am, "host_to_ip16", recording)
+    a.good("::ffff:11.0.0.1", 8333, services=9)
+    assert parsed == ["::ffff:11.0.0.1"]
+    assert a.info("11.0.0.1", 8333).ip16 == real("11.0.0.1")
+
+
 def test_attempts_on_unknown_addresses_are_ignored(make):
     a = make()
     a.attempt("11.0.0.1", 8333)
