@@ -4,6 +4,7 @@ serving its well-behaved peers, loses no state and never falls over."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import struct
 import time
 from dataclasses import replace
@@ -29,7 +30,8 @@ from node.p2p.messages import (
     WtxidRelay,
 )
 from node.p2p.peer import PeerTimeouts
-from node.p2p.sync import MAX_UNCONNECTING_HEADERS, SyncTimeouts
+from node.p2p.relay import MAX_UNREQUESTED_TXS
+from node.p2p.sync import MAX_UNCONNECTING_HEADERS, MAX_UNREQUESTED_BLOCKS, SyncTimeouts
 from node.p2p.wire import frame
 
 from ..chain.builder import BlockMaker
@@ -462,3 +464,71 @@ def test_a_spared_peer_past_the_unconnecting_headers_limit_still_gets_the_gap_as
             await stop_services(noban)
 
     asyncio.run(main())
+
+
+def _spared_flood_warnings(caplog, what: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if what in r.getMessage() and "not punished, whitelisted" in r.getMessage()]
+
+
+async def _flood_then_ping(client: WireClient, message, times: int) -> None:
+    for _ in range(times):
+        client.send(message)
+    client.send(Ping(times))  # answered after the flood is handled: the peer is still served
+    while (await client.expect("pong", 10)).nonce != times:  # type: ignore[attr-defined]
+        pass
+
+
+def test_a_spared_peer_past_the_unrequested_transactions_limit_is_counted_afresh(
+        tmp_path, caplog):
+    """A whitelisted peer flooding transactions nobody asked for is warned of once per limit's
+    worth, each count starting at zero, and stays connected, undiscouraged (Core's Misbehaving
+    does not end the connection of a noban peer)."""
+    orphan = WALLET.spend([(OutPoint(b"\x01" * 32, 0), 50_000)],
+                          [TxOut(40_000, WALLET.script_pubkey)])
+
+    async def main() -> None:
+        noban = await start_service(tmp_path / "noban", whitelist=["127.0.0.1"])
+        try:
+            client = await WireClient().connect(*noban.listen_address)  # type: ignore[misc]
+            await client.handshake()
+            await _flood_then_ping(client, TxMsg(orphan), 2 * (MAX_UNREQUESTED_TXS + 1))
+            assert [p.closed for p in noban.peers.values()] == [False]
+            assert not noban.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+            await client.close()
+        finally:
+            await stop_services(noban)
+
+    with caplog.at_level(logging.WARNING, logger="minicash.p2p"):
+        asyncio.run(main())
+    warnings = _spared_flood_warnings(caplog, "unrequested transactions")
+    assert len(warnings) == 2, warnings
+    assert all(f"({MAX_UNREQUESTED_TXS + 1} unrequested transactions)" in w for w in warnings)
+
+
+def test_a_spared_peer_past_the_unrequested_blocks_limit_is_counted_afresh(tmp_path, caplog):
+    """The same for blocks nobody asked for that would not be a new tip: two limits' worth, two
+    warnings of the same count, and the peer is still served."""
+    build_chain(tmp_path / "noban", 2)
+
+    async def main() -> None:
+        noban = await start_service(tmp_path / "noban", whitelist=["127.0.0.1"])
+        try:
+            chain = noban.node.chain
+            assert chain is not None
+            stale = BlockMaker(REGTEST, WALLET).block(chain.active[0])  # less work than the tip
+            client = await WireClient().connect(*noban.listen_address)  # type: ignore[misc]
+            await client.handshake(start_height=2)
+            await _flood_then_ping(client, BlockMsg(stale), 2 * (MAX_UNREQUESTED_BLOCKS + 1))
+            assert [p.closed for p in noban.peers.values()] == [False]
+            assert not noban.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+            assert chain.height == 2 and stale.hash not in chain.index
+            await client.close()
+        finally:
+            await stop_services(noban)
+
+    with caplog.at_level(logging.WARNING, logger="minicash.p2p"):
+        asyncio.run(main())
+    warnings = _spared_flood_warnings(caplog, "unrequested blocks")
+    assert len(warnings) == 2, warnings
+    assert all(f"({MAX_UNREQUESTED_BLOCKS + 1} unrequested blocks)" in w for w in warnings)
