@@ -169,7 +169,10 @@ class Peer:
         self.blocks_in_flight: dict[bytes, float] = {}  # hash -> when asked
         self.sync_started = False  # we asked it for headers
         self.unconnecting_headers = 0
-        self.unrequested = 0  # blocks and transactions sent to us without being asked for
+        # Blocks and transactions sent to us without being asked for, each kind counted
+        # against its own limit (sync.MAX_UNREQUESTED_BLOCKS, relay.MAX_UNREQUESTED_TXS).
+        self.unrequested_blocks = 0
+        self.unrequested_txs = 0
         self.getaddr_answered = False
         self.closed = False
         self.close_reason = ""

@@ -244,10 +244,10 @@ class TxRelay:
         peer.known_txs.add(tx.wtxid)
         asked = self.requested.pop(tx.wtxid, None) or self.requested.pop(tx.txid, None)
         if asked is None:
-            peer.unrequested += 1
-            if peer.unrequested > MAX_UNREQUESTED_TXS:
+            peer.unrequested_txs += 1
+            if peer.unrequested_txs > MAX_UNREQUESTED_TXS:
                 # Counted afresh: a peer spared (noban, manual) is judged on what comes next.
-                count, peer.unrequested = peer.unrequested, 0
+                count, peer.unrequested_txs = peer.unrequested_txs, 0
                 raise Misbehaving(f"{count} unrequested transactions")
         if tx.wtxid in self.mempool.by_wtxid or tx.wtxid in self.recent_rejects \
                 or tx.wtxid in self.orphanage:

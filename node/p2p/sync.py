@@ -282,9 +282,10 @@ class BlockSync:
             return  # we have it already
         if not requested and not self._is_new_tip(block):
             # Core processes an unrequested block only if it would be a new tip.
-            peer.unrequested += 1
-            if peer.unrequested > MAX_UNREQUESTED_BLOCKS:
-                count, peer.unrequested = peer.unrequested, 0  # a spared peer starts afresh
+            peer.unrequested_blocks += 1
+            if peer.unrequested_blocks > MAX_UNREQUESTED_BLOCKS:
+                # Counted afresh: a peer spared (noban, manual) is judged on what comes next.
+                count, peer.unrequested_blocks = peer.unrequested_blocks, 0
                 raise Misbehaving(f"{count} unrequested blocks")
             return
         try:

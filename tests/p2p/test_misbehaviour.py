@@ -532,3 +532,32 @@ def test_a_spared_peer_past_the_unrequested_blocks_limit_is_counted_afresh(tmp_p
     warnings = _spared_flood_warnings(caplog, "unrequested blocks")
     assert len(warnings) == 2, warnings
     assert all(f"({MAX_UNREQUESTED_BLOCKS + 1} unrequested blocks)" in w for w in warnings)
+
+
+def test_unrequested_transactions_do_not_count_towards_the_unrequested_blocks_limit(
+        tmp_path, caplog):
+    """Each kind has its own limit (1,000 transactions, 10 blocks): a peer well within the
+    transactions' one is not disconnected for the first stale block it sends unasked."""
+    build_chain(tmp_path / "n", 2)
+    orphan = WALLET.spend([(OutPoint(b"\x01" * 32, 0), 50_000)],
+                          [TxOut(40_000, WALLET.script_pubkey)])
+
+    async def main() -> None:
+        service = await start_service(tmp_path / "n")
+        try:
+            chain = service.node.chain
+            assert chain is not None
+            stale = BlockMaker(REGTEST, WALLET).block(chain.active[0])  # less work than the tip
+            client = await WireClient().connect(*service.listen_address)  # type: ignore[misc]
+            await client.handshake(start_height=2)
+            await _flood_then_ping(client, TxMsg(orphan), MAX_UNREQUESTED_BLOCKS + 1)
+            await _flood_then_ping(client, BlockMsg(stale), 1)
+            assert [p.closed for p in service.peers.values()] == [False]
+            assert not service.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
+            await client.close()
+        finally:
+            await stop_services(service)
+
+    with caplog.at_level(logging.WARNING, logger="minicash.p2p"):
+        asyncio.run(main())
+    assert not [r for r in caplog.records if "misbehaved" in r.getMessage()]
