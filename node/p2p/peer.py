@@ -129,13 +129,16 @@ class Peer:
     def __init__(self, owner: PeerOwner, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, *, peer_id: int, inbound: bool,
                  host: str, port: int, magic: bytes, manual: bool = False,
-                 timeouts: PeerTimeouts | None = None) -> None:
+                 whitelisted: bool = False, timeouts: PeerTimeouts | None = None) -> None:
         self.owner = owner
         self.reader = reader
         self.writer = writer
         self.id = peer_id
         self.inbound = inbound
         self.manual = manual  # --connect, --addnode or the admin API asked for it
+        # Its address is on the -whitelist (noban and mempool permissions), decided once when
+        # the connection is made, as Core sets CNode's m_permission_flags.
+        self.whitelisted = whitelisted
         self.host = host
         self.port = port
         self.magic = magic

@@ -78,7 +78,6 @@ class TxRelay:
     def __init__(self, mempool: Mempool, peers: dict[int, Peer],
                  submit_tx: Callable[[Tx], Awaitable[MempoolEntry]],
                  punish: Callable[[int, str], None],
-                 is_whitelisted: Callable[[Peer], bool],
                  may_ask_mempool: Callable[[Peer], bool],
                  rng: random.Random | None = None) -> None:
         self.mempool = mempool
@@ -87,7 +86,6 @@ class TxRelay:
         # (peer id, reason): an orphan it sent turned out invalid once its parent came. That is
         # found in the parent sender's handler, where raising Misbehaving would hit the wrong peer.
         self.punish = punish
-        self.is_whitelisted = is_whitelisted
         self.may_ask_mempool = may_ask_mempool
         self.rng = rng or random.Random()
         self.orphanage = Orphanage()
@@ -125,7 +123,7 @@ class TxRelay:
         self.orphanage.erase_for_peer(peer.id)
 
     def _schedule_next(self, peer: Peer, now: float) -> None:
-        if self.is_whitelisted(peer):
+        if peer.whitelisted:
             self._next_send[peer.id] = now  # Core: no trickle delay for noban peers
             return
         mean = INBOUND_INVENTORY_BROADCAST_INTERVAL if peer.inbound \

@@ -112,11 +112,11 @@ def parse_whitelist(entries: list[str]) -> list[Network]:
     return nets
 
 
-def _peer_ip(peer: Peer) -> Address | None:
-    """The peer's address as bans and the whitelist read it (netaddr's ``parse_host``), or None
+def _host_ip(host: str) -> Address | None:
+    """A peer's address as bans and the whitelist read it (netaddr's ``parse_host``), or None
     for a host name (a ``--connect`` peer), which neither ever matches."""
     try:
-        return parse_host(peer.host)
+        return parse_host(host)
     except ValueError:
         return None
 
@@ -152,7 +152,7 @@ class P2PService:
         self.sync = BlockSync(chain, self.peers, node.submit_block, self._punish,
                               cfg.sync_timeouts)
         self.relay = TxRelay(mempool, self.peers, node.submit_tx, self._punish,
-                             self.is_whitelisted, self.may_ask_mempool)
+                             self.may_ask_mempool)
         bind = cfg.bind or ("0.0.0.0", self.params.default_port)
         self.connman = ConnectionManager(
             connect_peer=self._dial, accept_peer=self._accept, peers=self.peers,
@@ -206,6 +206,7 @@ class P2PService:
                   inbound: bool, host: str, port: int, manual: bool) -> Peer:
         peer = Peer(self, reader, writer, peer_id=next(self._ids), inbound=inbound,
                     host=host, port=port, magic=self.params.magic, manual=manual,
+                    whitelisted=self._whitelisted_host(host),
                     timeouts=self.config.peer_timeouts)
         self.peers[peer.id] = peer
         return peer
@@ -280,10 +281,14 @@ class P2PService:
     def is_whitelisted(self, peer: Peer) -> bool:
         """Core's -whitelist with the noban and mempool permissions: never disconnected or
         discouraged for misbehaving, served BIP35 ``mempool`` requests, sent transaction
-        announcements without trickle delay."""
+        announcements without trickle delay. Worked out once per connection, into
+        ``Peer.whitelisted``, which is what the service and relay read."""
+        return self._whitelisted_host(peer.host)
+
+    def _whitelisted_host(self, host: str) -> bool:
         if not self._whitelist:
             return False
-        ip = _peer_ip(peer)
+        ip = _host_ip(host)
         return ip is not None and self._whitelisted_ip(ip)
 
     def _whitelisted_ip(self, ip: Address) -> bool:
@@ -295,7 +300,7 @@ class P2PService:
         by default). The host is read as bans and the whitelist read it (``parse_host``), so an
         IPv4-mapped loopback peer (``::ffff:127.0.0.1``) is local, as in Core, whose CNetAddr
         holds a mapped address as IPv4 and so finds it IsLocal."""
-        ip = _peer_ip(peer)
+        ip = _host_ip(peer.host)
         return ip is not None and (is_local_ip(ip) or self._whitelisted_ip(ip))
 
     # -- PeerOwner ---------------------------------------------------------------------------------
@@ -342,7 +347,7 @@ class P2PService:
         with Core's rule (MaybeDiscourageAndDisconnect): a whitelisted (noban) peer or one we
         were told to connect to is neither disconnected nor discouraged ("not punishing
         manually connected peer"); any other is disconnected and its address discouraged."""
-        if self.is_whitelisted(peer):
+        if peer.whitelisted:
             log.warning("%r misbehaved (%s): not punished, whitelisted", peer, reason)
             return
         if peer.manual:

@@ -77,7 +77,7 @@ def test_a_trickle_sends_parents_first_then_by_fee_rate_then_in_queue_order(monk
     ]
     pool = FakePool({e.txid: e for e in entries if e.name != "l"})
     pool.entries[entries[6].txid] = FakeEntry("g", 1, 9000)  # same txid, another entry
-    relay = TxRelay(pool, {}, None, None, lambda p: False, lambda p: False)  # type: ignore[arg-type]
+    relay = TxRelay(pool, {}, None, None, lambda p: False)  # type: ignore[arg-type]
     peer = FakePeer(wtxid_relay)
     queue = {e.txid: e for e in entries}
     by_hash = {(e.tx.wtxid if wtxid_relay else e.txid): e.name for e in entries}
@@ -101,8 +101,7 @@ def test_a_trickle_sends_parents_first_then_by_fee_rate_then_in_queue_order(monk
 
 def test_a_queue_of_nothing_live_is_emptied_and_sends_nothing():
     dead = FakeEntry("x", 1, 1000)
-    relay = TxRelay(FakePool(), {}, None, None,  # type: ignore[arg-type]
-                    lambda p: False, lambda p: False)
+    relay = TxRelay(FakePool(), {}, None, None, lambda p: False)  # type: ignore[arg-type]
     peer = FakePeer(True)
     queue = {dead.txid: dead}
     relay._send_queue(peer, queue)  # type: ignore[arg-type]

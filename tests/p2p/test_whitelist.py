@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import node.cli
 from node.consensus.params import REGTEST
+from node.p2p import service as service_mod
 from node.p2p.banman import BanMan
 from node.p2p.service import P2PConfig, P2PService
 
@@ -125,3 +126,24 @@ def test_a_peer_may_ask_for_the_mempool_in_either_form_of_its_address(tmp_path, 
         whitelisted = service.is_whitelisted(peer_at(v4))  # type: ignore[arg-type]
         assert may_ask(v4) is (v4.startswith(("127.", "0.")) or whitelisted), v4
         assert may_ask(f"::ffff:{v4}") is may_ask(v4), v4
+
+
+def test_whitelisting_is_decided_once_when_the_connection_is_made(tmp_path, monkeypatch):
+    """Core keeps a peer's permissions on its CNode: the address is read against the whitelist
+    when the peer is made, not on every trickle or misbehaviour."""
+    service = whitelisting(tmp_path, ["10.0.0.0/8"])
+    writer = SimpleNamespace(transport=SimpleNamespace(set_write_buffer_limits=lambda high: None))
+
+    def peer(host: str):
+        return service._new_peer(None, writer, inbound=True, host=host, port=1,  # type: ignore[arg-type]
+                                 manual=False)
+
+    listed, other, named = peer("10.1.2.3"), peer("11.1.2.3"), peer("peer.example.org")
+    assert listed.whitelisted and not other.whitelisted and not named.whitelisted
+
+    def no_parsing(host: str):
+        raise AssertionError(f"{host} parsed again")
+
+    monkeypatch.setattr(service_mod, "parse_host", no_parsing)
+    service.on_misbehaving(listed, "a test")  # spared, by the flag
+    assert not listed.closed
