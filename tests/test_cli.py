@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from node.app import NodeConfig, miner_script
 from node.cli import _print_welcome
@@ -48,12 +48,18 @@ def test_wallet_group_has_help():
     assert result.exit_code == 0
 
 
+def _one_line_error(result: Result, prefix: str, fragment: str = "") -> None:
+    """The command failed with exit status 1 and one line of output, not a traceback: a line
+    that starts with ``prefix`` and holds ``fragment``."""
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(prefix) and fragment in line, line
+
+
 @pytest.mark.parametrize("url", ["foo", "http://h:abc", "http://[::1"])
 def test_a_bad_node_url_is_one_line_not_a_traceback(url, tmp_path):
     result = CliRunner().invoke(node_main, ["status", "--rest", url, "--datadir", str(tmp_path)])
-    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
-    [line] = result.output.strip().splitlines()
-    assert line.startswith(f"Error: bad node URL {url} (")
+    _one_line_error(result, f"Error: bad node URL {url} (")
 
 
 # -- where the client commands find the node -------------------------------------------------------
@@ -99,14 +105,6 @@ def test_client_commands_find_the_node_as_run_does_flag_then_env_then_config_fil
     assert _tried([*datadir, "--config", str(other)]) == f"http://127.0.0.1:{other_port}"
 
 
-def test_a_bad_rest_bind_in_the_config_file_is_one_line(tmp_path, no_minicash_env):
-    (tmp_path / "minicash.toml").write_text('rest-bind = "127.0.0.1:http"\n')
-    result = CliRunner().invoke(node_main, ["status", "--datadir", str(tmp_path)])
-    assert result.exit_code == 1
-    [line] = result.output.strip().splitlines()
-    assert line.startswith("Error: 'rest-bind' in ") and "bad port 'http'" in line, line
-
-
 # -- where the commands on a datadir find it ---------------------------------------------------------
 @pytest.mark.parametrize("command", ["utxo-stats", "reindex-chainstate", "import"])
 def test_datadir_commands_find_the_chain_as_run_does_flag_then_env_then_config_file(
@@ -144,12 +142,16 @@ def test_datadir_commands_find_the_chain_as_run_does_flag_then_env_then_config_f
         ["dev", "from-env", "from-file", "from-flag", "home/devnet"]
 
 
-def test_a_bad_config_file_is_one_line_for_the_datadir_commands(tmp_path, no_minicash_env):
-    (tmp_path / "minicash.toml").write_text('network = "moon"\n')
-    result = CliRunner().invoke(node_main, ["utxo-stats", "--datadir", str(tmp_path)])
-    assert result.exit_code == 1
-    [line] = result.output.strip().splitlines()
-    assert line.startswith("Error: 'network' in ") and "got 'moon'" in line, line
+# -- a bad setting in the config file -------------------------------------------------------------
+@pytest.mark.parametrize(("command", "toml", "prefix", "fragment"), [
+    ("status", 'rest-bind = "127.0.0.1:http"', "Error: 'rest-bind' in ", "bad port 'http'"),
+    ("utxo-stats", 'network = "moon"', "Error: 'network' in ", "got 'moon'"),
+], ids=["client command", "datadir command"])
+def test_a_bad_setting_in_the_config_file_is_one_line(command, toml, prefix, fragment, tmp_path,
+                                                      no_minicash_env):
+    (tmp_path / "minicash.toml").write_text(toml + "\n")
+    result = CliRunner().invoke(node_main, [command, "--datadir", str(tmp_path)])
+    _one_line_error(result, prefix, fragment)
 
 
 # -- where `generate` pays -------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from node.p2p.connman import MAX_INBOUND
 from regtest import control, wallets
@@ -23,6 +23,15 @@ def net(tmp_path):
     log.parent.mkdir()
     log.write_text("one\ntwo\nthree\n")
     return tmp_path
+
+
+def _one_line_error(result: Result, expected: str) -> None:
+    """The command failed with ``expected`` on stderr, nothing on stdout and exit status 1: an
+    error it reported, not a traceback."""
+    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == expected
 
 
 # NaN and infinity reached time.sleep once (a ValueError or OverflowError traceback).
@@ -90,10 +99,7 @@ def test_logs_follow_of_a_node_without_a_log_is_a_one_line_error(net):
     log = state.log_path(state.nodes[0])
     log.unlink()
     result = CliRunner().invoke(main, ["logs", "node0", "-f", "--dir", str(net)])
-    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == f"error: cannot follow node0's log {log}: No such file or directory\n"
+    _one_line_error(result, f"error: cannot follow node0's log {log}: No such file or directory\n")
 
 
 def test_logs_follow_prints_the_last_lines_then_what_is_appended(net, monkeypatch):
@@ -143,11 +149,8 @@ def test_logs_follow_loses_no_line_written_while_the_last_lines_are_shown(net, m
 ], ids=" ".join)
 def test_a_command_on_a_directory_without_a_network_is_a_one_line_error(tmp_path, args):
     result = CliRunner().invoke(main, [*args, "--dir", str(tmp_path)])
-    assert isinstance(result.exception, SystemExit), result.exception  # not a traceback
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr == (f"error: no network in {tmp_path}: start one with "
-                             f"`python -m regtest up`\n")
+    _one_line_error(result, f"error: no network in {tmp_path}: start one with "
+                            f"`python -m regtest up`\n")
 
 
 def test_an_error_from_a_node_is_a_one_line_error(net, monkeypatch):
@@ -157,9 +160,7 @@ def test_an_error_from_a_node_is_a_one_line_error(net, monkeypatch):
     monkeypatch.setattr(wallets, "receive_address", lambda *_args: "an address")
     monkeypatch.setattr(control, "mine", refuse)
     result = CliRunner().invoke(main, ["mine", "1", "--dir", str(net)])
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == 1
-    assert result.stderr == "error: node0 refused to mine\n"
+    _one_line_error(result, "error: node0 refused to mine\n")
 
 
 def test_status_watch_ends_quietly_on_ctrl_c(net, monkeypatch):
