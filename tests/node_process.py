@@ -17,18 +17,22 @@ from .ports import free_port
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_node(datadir: Path, *args: str, rest_port: int | None = None,
-               rest_bind_flag: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_node(datadir: Path, *args: str, rest_bind: str | None = "127.0.0.1:0",
+               env: dict[str, str] | None = None) -> subprocess.Popen:
     """``python -m node run --datadir <datadir> <args>`` with P2P on a free 127.0.0.1 port and
-    the REST API on ``rest_port`` (a free one if None), stderr piped as text for
-    `wait_for_lines`. Without ``rest_bind_flag``, the REST address comes from the datadir's
-    config file (or ``args``). ``env``: variables the node has on top of the test's
-    environment. The caller stops the process."""
-    rest = ["--rest-bind", f"127.0.0.1:{rest_port or free_port()}"] if rest_bind_flag else []
+    the REST API on ``rest_bind`` (port 0: a free port, picked here; None: no --rest-bind, so
+    the node's settings decide), stderr piped as text for `wait_for_lines`. ``args`` come after
+    those flags, so a --p2p-bind among them wins. The node has the test's environment without
+    its MINICASH_* variables (a developer's settings never reach it), plus ``env``. The caller
+    stops the process."""
+    if rest_bind == "127.0.0.1:0":
+        rest_bind = f"127.0.0.1:{free_port()}"
+    rest = [] if rest_bind is None else ["--rest-bind", rest_bind]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("MINICASH_")}
     return subprocess.Popen([sys.executable, "-m", "node", "run", "--datadir", str(datadir),
                              *rest, "--p2p-bind", f"127.0.0.1:{free_port()}",
                              *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**environ, **(env or {})})
 
 
 def wait_for_lines(proc: subprocess.Popen, needle: str, count: int,

@@ -46,7 +46,7 @@ class Http:
 def test_user_story_over_http_including_a_reorg(tmp_path):
     datadir = tmp_path / "n"
     port = free_port()
-    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_bind=f"127.0.0.1:{port}")
     try:
         wait_for_lines(proc, "REST API on", 1)
         http = Http(f"http://127.0.0.1:{port}", (datadir / ".cookie").read_text().strip())

@@ -7,8 +7,6 @@ import os
 import re
 import shlex
 import signal
-import subprocess
-import sys
 import urllib.request
 
 import pytest
@@ -16,11 +14,11 @@ from click.testing import CliRunner
 
 from node.cli import main
 
-from .node_process import ROOT, start_node, wait_for_lines
+from .node_process import start_node, wait_for_lines
 from .ports import free_port
 
 
-def test_run_mines_stops_on_sigterm_and_resumes(tmp_path):
+def test_run_mines_stops_on_sigterm_and_resumes(tmp_path, no_minicash_env):
     datadir = tmp_path / "n"
     proc = start_node(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
     try:
@@ -66,7 +64,7 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
     datadir = tmp_path / "n"
     port = free_port()
     proc = start_node(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1",
-                  rest_port=port)
+                      rest_bind=f"127.0.0.1:{port}")
     try:
         wait_for_lines(proc, "REST API on", 1)
         wait_for_lines(proc, "mined block", 2)
@@ -95,8 +93,7 @@ def test_running_node_serves_the_api_and_stops_on_request(tmp_path):
 ])
 def test_run_logs_an_api_url_that_opens_for_an_ipv6_rest_bind(tmp_path, bind, url):
     port = free_port()
-    proc = start_node(tmp_path / "n", "--rest-bind", f"{bind}:{port}", "--no-listen",
-                  rest_bind_flag=False)
+    proc = start_node(tmp_path / "n", "--no-listen", rest_bind=f"{bind}:{port}")
     try:
         (line,) = wait_for_lines(proc, "REST API on", 1)
         listening = f", listening on {bind}:{port}" if url != f"http://{bind}" else ""
@@ -110,10 +107,10 @@ def test_run_logs_an_api_url_that_opens_for_an_ipv6_rest_bind(tmp_path, bind, ur
             proc.kill()
 
 
-def test_client_subcommands_talk_to_a_running_node(tmp_path):
+def test_client_subcommands_talk_to_a_running_node(tmp_path, no_minicash_env):
     datadir = tmp_path / "n"
     port = free_port()
-    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_bind=f"127.0.0.1:{port}")
     rest = ["--rest", f"http://127.0.0.1:{port}", "--datadir", str(datadir)]
     try:
         wait_for_lines(proc, "REST API on", 1)
@@ -170,7 +167,7 @@ def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_pa
     datadir.mkdir()
     port = free_port()
     (datadir / "minicash.toml").write_text(f'rest-bind = "127.0.0.1:{port}"\n')
-    proc = start_node(datadir, "--mining-workers", "1", rest_bind_flag=False)
+    proc = start_node(datadir, "--mining-workers", "1", rest_bind=None)
     try:
         (line,) = wait_for_lines(proc, "REST API on", 1)
         assert f"http://127.0.0.1:{port} " in line, line
@@ -195,10 +192,9 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
     datadir, config = tmp_path / "my node", tmp_path / "my settings.toml"
     bind = f"{'[::1]' if '[::1]' in rest_from else '127.0.0.1'}:{free_port()}"
     config.write_text(f'rest-bind = "{bind}"\n' if rest_from == "config file" else "")
-    flags = ["--rest-bind", bind] if rest_from.startswith("--rest-bind") else []
     env = {"MINICASH_REST_BIND": bind} if rest_from == "MINICASH_REST_BIND" else {}
-    proc = start_node(datadir, "--config", str(config), "--no-listen", *flags,
-                  rest_bind_flag=False, env=env)
+    proc = start_node(datadir, "--config", str(config), "--no-listen",
+                      rest_bind=bind if rest_from.startswith("--rest-bind") else None, env=env)
     try:
         (hint,) = wait_for_lines(proc, "minicash-node status", 1)
         command = shlex.split(hint)
@@ -217,7 +213,7 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
 
 @pytest.mark.parametrize("taken", ["rest", "p2p"])
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
-def test_run_with_a_port_in_use_exits_with_one_line(tmp_path, taken, host):
+def test_run_with_a_port_in_use_exits_with_one_line(tmp_path, no_minicash_env, taken, host):
     """A REST or P2P port another process holds: one line naming the address (IPv6
     bracketed) and a non-zero exit, not a traceback; the datadir is left unlocked."""
     import socket
@@ -230,23 +226,22 @@ def test_run_with_a_port_in_use_exits_with_one_line(tmp_path, taken, host):
         pytest.skip(f"no {host} on this machine")
     holder.listen()
     port = holder.getsockname()[1]
-    other = free_port()
-    binds = {"rest": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-             "p2p": f"127.0.0.1:{other}"}
-    if taken == "p2p":
-        binds = {"rest": f"127.0.0.1:{other}", "p2p": binds["rest"]}
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    # start_node puts the other of the two on a free port (a --p2p-bind in args wins).
+    if taken == "rest":
+        proc = start_node(tmp_path / "n", rest_bind=shown)
+    else:
+        proc = start_node(tmp_path / "n", "--p2p-bind", shown)
     try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "node", "run", "--datadir", str(tmp_path / "n"),
-             "--rest-bind", binds["rest"], "--p2p-bind", binds["p2p"]],
-            cwd=ROOT, capture_output=True, text=True, timeout=60)
+        _, stderr = proc.communicate(timeout=60)
     finally:
         holder.close()
-    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        if proc.poll() is None:
+            proc.kill()
     what = "serve the REST API" if taken == "rest" else "listen for peers"
     assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("Error:")]
     assert errors == [f"Error: cannot {what} on {shown}: Address already in use"]
     stats = CliRunner().invoke(main, ["utxo-stats", "--datadir", str(tmp_path / "n")])
     assert stats.exit_code == 0, stats.output  # the lock went with the process

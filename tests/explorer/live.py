@@ -132,7 +132,7 @@ class Chain:
 
 def start_chain(datadir: Path) -> Chain:
     port = free_port()
-    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_bind=f"127.0.0.1:{port}")
     try:
         wait_for_lines(proc, "REST API on", 1)
         drain_stderr(proc)

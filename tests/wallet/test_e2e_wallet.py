@@ -45,10 +45,10 @@ class WalletCli:
 
 
 @pytest.fixture
-def node(tmp_path):
+def node(tmp_path, no_minicash_env):
     datadir = tmp_path / "node"
     port = free_port()
-    proc = start_node(datadir, "--mining-workers", "1", rest_port=port)
+    proc = start_node(datadir, "--mining-workers", "1", rest_bind=f"127.0.0.1:{port}")
     try:
         wait_for_lines(proc, "REST API on", 1)
         drain_stderr(proc)
