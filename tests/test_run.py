@@ -159,29 +159,6 @@ def test_client_subcommands_talk_to_a_running_node(tmp_path, no_minicash_env):
     assert gone.exit_code == 1 and "cannot reach the node" in gone.output
 
 
-def test_client_subcommands_find_the_node_by_rest_bind_in_its_config_file(tmp_path,
-                                                                          no_minicash_env):
-    """The node runs with rest-bind in <datadir>/minicash.toml: the client commands, given only
-    the datadir, talk to it there, as bitcoin-cli finds -rpcport in bitcoin.conf."""
-    datadir = tmp_path / "n"
-    datadir.mkdir()
-    port = free_port()
-    (datadir / "minicash.toml").write_text(f'rest-bind = "127.0.0.1:{port}"\n')
-    proc = start_node(datadir, "--mining-workers", "1", rest_bind=None)
-    try:
-        (line,) = wait_for_lines(proc, "REST API on", 1)
-        assert f"http://127.0.0.1:{port} " in line, line
-        runner = CliRunner()
-        status = runner.invoke(main, ["status", "--datadir", str(datadir)])
-        assert status.exit_code == 0 and "height   0" in status.output, status.output
-        stopped = runner.invoke(main, ["stop", "--datadir", str(datadir)])
-        assert stopped.exit_code == 0 and "node stopping" in stopped.output, stopped.output
-        assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-
-
 @pytest.mark.parametrize("rest_from", ["config file", "--rest-bind", "--rest-bind [::1]",
                                        "MINICASH_REST_BIND"])
 def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
@@ -196,13 +173,15 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
     proc = start_node(datadir, "--config", str(config), "--no-listen",
                       rest_bind=bind if rest_from.startswith("--rest-bind") else None, env=env)
     try:
+        (line,) = wait_for_lines(proc, "REST API on", 1)
+        assert f"REST API on http://{bind} " in line, line  # where the setting says
         (hint,) = wait_for_lines(proc, "minicash-node status", 1)
         command = shlex.split(hint)
         assert command[0] == "minicash-node", hint
         status = CliRunner().invoke(main, command[1:])
         assert status.exit_code == 0 and "height   0" in status.output, (hint, status.output)
         stopped = CliRunner().invoke(main, ["stop", *command[2:]])
-        assert stopped.exit_code == 0, stopped.output
+        assert stopped.exit_code == 0 and "node stopping" in stopped.output, stopped.output
         assert proc.wait(timeout=20) == 0
         # --rest only where the settings the hint gives do not lead to the API.
         assert ("--rest" in command) == (rest_from != "config file"), hint
