@@ -197,7 +197,7 @@ def _discard(state: NetState) -> None:
         procs.stop_node(state, node)
     state.forget()
     for node in state.nodes:
-        shutil.rmtree(state.root / node.name, ignore_errors=True)
+        shutil.rmtree(state.node_dir(node), ignore_errors=True)
     shutil.rmtree(state.wallet_home, ignore_errors=True)
     try:
         state.root.rmdir()

@@ -50,11 +50,15 @@ class NetState:
     # Groups while partitioned (node names), empty when whole.
     partition: list[list[str]] = field(default_factory=list)
 
+    def node_dir(self, node: NodeState) -> Path:
+        """Everything of ``node``'s: its datadir and its log."""
+        return self.root / node.name
+
     def datadir(self, node: NodeState) -> Path:
-        return self.root / node.name / "data"
+        return self.node_dir(node) / "data"
 
     def log_path(self, node: NodeState) -> Path:
-        return self.root / node.name / "node.log"
+        return self.node_dir(node) / "node.log"
 
     @property
     def wallet_home(self) -> Path:
