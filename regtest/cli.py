@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -16,6 +17,7 @@ from node.client import ClientError
 from node.config import minicash_home
 from node.consensus.params import get_params
 from node.mining import MAX_MINING_INTERVAL
+from wallet.amounts import format_coins
 
 from . import control, procs, wallets
 from .control import ControlError
@@ -233,8 +235,8 @@ def _resume_mining(state: NetState, node: NodeState) -> None:
     if not node.mine:
         return
     # Devnet's difficulty spaces its blocks; an interval there would only slow them further.
-    control.set_mining(state, node, True, wallets.receive_address(state, node),
-                       node.interval if state.network == "regtest" else 0)
+    procs.client(state, node).set_mining(True, wallets.receive_address(state, node),
+                                         node.interval if state.network == "regtest" else 0)
 
 
 def _fund(state: NetState) -> None:
@@ -362,7 +364,6 @@ def balances(root: Path | None, as_json: bool) -> None:
     state = _load(root)
     result = {n.name: wallets.balance(state, n) for n in state.nodes}
     if as_json:
-        import json
         click.echo(json.dumps(result, indent=2))
         return
     for name, b in result.items():
@@ -372,7 +373,6 @@ def balances(root: Path | None, as_json: bool) -> None:
 
 def _coins(sats: int) -> str:
     """The wallet's coins without trailing zeros: 1.5, 50, 0.00000001."""
-    from wallet.amounts import format_coins
     return format_coins(sats).rstrip("0").rstrip(".")
 
 

@@ -124,11 +124,6 @@ def mine(state: NetState, node: NodeState, blocks: int, address: str) -> list[st
     return client(state, node, timeout=600).generate(blocks, address)
 
 
-def set_mining(state: NetState, node: NodeState, enabled: bool, address: str | None,
-               interval: float | None) -> dict:
-    return client(state, node).set_mining(enabled, address or None, interval)
-
-
 def partition(state: NetState, groups: list[list[NodeState]]) -> None:
     """Cut the network between ``groups``: every node bans every node of the other groups
     (which drops those connections and refuses new ones, both ways)."""
