@@ -148,7 +148,10 @@ class ConnectionManager:
 
     async def _outbound_loop(self) -> None:
         while True:
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # a bug in one tick must not end outbound dialling for good
+                log.exception("outbound connection tick failed")
             await asyncio.sleep(TICK)
 
     def tick(self) -> None:

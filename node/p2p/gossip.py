@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 from .messages import MAX_ADDR_TO_SEND, OUR_SERVICES, Addr, AddrV2, GetAddr
-from .netaddr import NetAddr, is_routable
+from .netaddr import NetAddr, canonical_host, is_ip, is_routable
 from .peer import Peer
 
 log = logging.getLogger("minicash.p2p")
@@ -43,6 +43,12 @@ SMALL_TABLE = 64  # ours: up to this many known addresses, getaddr gets them all
 MIN_SANE_ADDR_TIME = 100_000_000
 ADDR_FUTURE_SLACK = 600
 UNKNOWN_ADDR_TIME_AGE = 5 * 86400
+
+
+def _connected_ip(peer: Peer) -> str | None:
+    """The IP a connection to ``peer`` reached (its socket's peer address), or None."""
+    name = peer.writer.get_extra_info("peername")
+    return canonical_host(name[0]) if name else None
 
 
 class AddrGossip:
@@ -83,8 +89,12 @@ class AddrGossip:
             host = peer.version.addr_recv.host
             if host in ("0.0.0.0", "::"):
                 return None
-        if not is_routable(host) and is_routable(peer.host):
-            return None
+        if not is_routable(host):
+            # Judged by the address the connection reached, as Core judges CNode::addr: a
+            # --connect/--addnode peer named by host name has no IP in ``peer.host``.
+            peer_ip = peer.host if is_ip(peer.host) else _connected_ip(peer)
+            if peer_ip is None or is_routable(peer_ip):
+                return None
         return NetAddr(OUR_SERVICES, host, port, int(time.time()))
 
     def send_addrs(self, peer: Peer, addrs: list[NetAddr]) -> None:

@@ -124,3 +124,30 @@ def test_the_listening_address_is_logged_as_host_port_with_ipv6_bracketed(caplog
     with caplog.at_level(logging.INFO, logger="minicash.p2p"):
         port = asyncio.run(listen())
     assert f"P2P listening on {logged}{port}" in caplog.messages
+
+
+def test_a_failing_tick_is_logged_and_the_outbound_loop_goes_on(tmp_path, monkeypatch, caplog):
+    """An error in one tick (as the named --addnode peer once raised) is logged, and the next
+    tick still runs: the loop is the node's only source of automatic connections."""
+    _, connman, _ = _service(tmp_path)
+    ticks = []
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) == 1:
+            raise ValueError("boom")
+
+    monkeypatch.setattr(connman, "tick", tick)
+    monkeypatch.setattr("node.p2p.connman.TICK", 0.001)
+
+    async def run() -> None:
+        task = asyncio.get_running_loop().create_task(connman._outbound_loop())
+        deadline = time.monotonic() + 10
+        while len(ticks) < 2:
+            assert time.monotonic() < deadline, "the loop stopped after the failing tick"
+            await asyncio.sleep(0.005)
+        task.cancel()
+
+    with caplog.at_level(logging.ERROR, logger="minicash.p2p"):
+        asyncio.run(run())
+    assert "outbound connection tick failed" in caplog.text

@@ -106,3 +106,25 @@ def test_a_corrected_time_makes_the_same_address_without_parsing_its_host(tmp_pa
             assert (a, a.host, a.ip16) == (want, want.host, want.ip16)
     finally:
         addrman.close()
+
+
+@pytest.mark.parametrize(("reached", "advertised"), [("127.0.0.1", True), ("11.0.0.1", False),
+                                                     (None, False)])
+def test_our_unroutable_address_goes_to_a_named_peer_by_the_ip_it_was_reached_at(
+        tmp_path, reached, advertised):
+    """A --connect/--addnode peer named by host name: whether our unroutable listening address
+    is worth telling it is judged by the IP the connection reached (Core: CNode::addr), not by
+    parsing the name (which raised, and closed the connection after every handshake)."""
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        gossip = AddrGossip(addrman, {}, lambda: ("127.0.0.1", 18444))
+        peername = (reached, 18444) if reached else None
+        writer = SimpleNamespace(get_extra_info=lambda key: peername if key == "peername" else None)
+        peer = SimpleNamespace(host="node.example.org", port=18444, writer=writer,
+                               version=SimpleNamespace(addr_recv=NetAddr(0, "127.0.0.1", 0)))
+        own = gossip.own_address_for(peer)  # type: ignore[arg-type]
+        assert (own is not None) == advertised
+        if advertised:
+            assert (own.host, own.port) == ("127.0.0.1", 18444)
+    finally:
+        addrman.close()
