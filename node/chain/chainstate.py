@@ -456,8 +456,12 @@ class ChainState:
             checks.abandon()
             raise ValidationError("bad-cb-amount",
                                   f"coinbase pays too much (actual={reward} vs limit={limit})")
-        # Encoded while the helpers still verify signatures: it only reads spent coins.
+        # Encoded while the helpers still verify signatures: it only reads spent coins. The
+        # steps from here to the wait take 5-15 ms, as long as the helpers' queues last:
+        # refilled before each, or the helpers may idle while this thread keeps checks.
+        checks.top_up()
         encoded_undo = encode_block_undo(connector.undo)
+        checks.top_up()
         if not view.revertible():
             # Its new coins replace cache entries (only duplicate transactions can: BIP30's
             # historical exceptions, or a duplicate coinbase where BIP30 is not enforced),
@@ -468,11 +472,19 @@ class ChainState:
         # The cache is updated before the last signatures are in, so that the helpers verify
         # while this thread does it (they would idle through it otherwise); a failure takes
         # the changes back. Nothing reads the cache in between.
+        checks.top_up()
         view.commit()
+        # The spent coins are now needed only if a signature fails, and the undo data holds
+        # them: freed here, while the helpers verify, rather than with the block after the
+        # last signature (~1.5-2.5 ms a 2,000-input block, the helpers idle meanwhile).
+        undo = _SpentCoins(encoded_undo)
+        checks.release_coins(undo.of_tx)
+        view.release_spent()
+        connector.undo = []
         try:
             checks.wait()
         except BaseException:
-            view.revert()
+            view.revert(undo.from_base(block, index.height))
             raise
         return encoded_undo
 
@@ -636,6 +648,36 @@ class ChainState:
             self._validate_and_apply(block, index, verify=False)
         self.coins.best_block = tip.hash
         self.flush()
+
+
+class _SpentCoins:
+    """A connected block's spent coins, decoded from its undo data when first asked for."""
+
+    __slots__ = ("_encoded", "_decoded")
+
+    def __init__(self, encoded_undo: bytes) -> None:
+        self._encoded = encoded_undo
+        self._decoded: list[list[Coin]] | None = None
+
+    def _all(self) -> list[list[Coin]]:
+        if self._decoded is None:
+            self._decoded = decode_block_undo(self._encoded)
+        return self._decoded
+
+    def of_tx(self, pos: int) -> list[Coin]:
+        """The coins transaction ``pos`` of the block spent (the coinbase, 0, has no entry)."""
+        return self._all()[pos - 1]
+
+    def from_base(self, block: Block, height: int) -> dict[tuple[bytes, int], Coin]:
+        """The coins the block spent from the UTXO set, by key, as BlockView.spent held
+        them: not those it created itself (their height is the block's; older coins' is
+        lower) and spent again."""
+        spent = {}
+        for tx, coins in zip(block.txs[1:], self._all(), strict=True):
+            for txin, coin in zip(tx.vin, coins, strict=True):
+                if coin.height < height:
+                    spent[(txin.prevout.txid, txin.prevout.n)] = coin
+        return spent
 
 
 # Objects made since the last collection, past which the collector resuming after a block

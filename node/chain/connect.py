@@ -68,9 +68,19 @@ class BlockView:
         # possible_overwrite for them). Unspendable outputs were never added here.
         self.base.apply_block_changes(self.spent, self.added, self._revertible)
 
-    def revert(self) -> None:
-        """Take back a commit: the block turned out invalid."""
-        self.base.revert_block_changes(self.spent, self.added)
+    def release_spent(self) -> None:
+        """Drop the spent coins after :meth:`commit`: only :meth:`revert` needs them, and is
+        then given them (rebuilt from the block's undo data)."""
+        self.spent = None  # type: ignore[assignment]
+
+    def revert(self, spent: dict[tuple[bytes, int], Coin] | None = None) -> None:
+        """Take back a commit: the block turned out invalid. ``spent``: the coins of the base
+        it spent, by key, required once :meth:`release_spent` dropped them."""
+        if spent is None:
+            if self.spent is None:
+                raise RuntimeError("the spent coins were released: revert needs them given")
+            spent = self.spent
+        self.base.revert_block_changes(spent, self.added)
 
 
 class TxConnector:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from node.consensus.coin import Coin
 from node.consensus.errors import ValidationError
@@ -45,9 +46,10 @@ Check = tuple[int, Tx, list[Coin]]  # (position of the tx in its block, tx, coin
 
 BATCH_RECORDS = 32  # signature checks per batch: ~1.5 ms of work, enough to amortise a hand-off
 # A session's first batches go out sooner, doubling up to BATCH_RECORDS: the helpers idle
-# until work arrives (with 32 at once, ~1.2 ms into a block whose transactions are being
-# parsed, ~0.3 ms with 8).
-FIRST_BATCH_RECORDS = 8
+# until work arrives. Into a block whose transactions are being parsed, a helper's first
+# batch began ~1.2 ms in with 32 records at once, 0.75-1 ms with 8, ~0.6 ms with 2 (a
+# helper takes ~0.15 ms to wake).
+FIRST_BATCH_RECORDS = 2
 INLINE_CHUNK = 8  # records the caller verifies between offers of more batches to the helpers
 RETRY_ADDS = 64  # transactions added between offers while the helpers' queues are full
 
@@ -136,9 +138,9 @@ class BlockChecks:
     """The script checks of one block: ``add`` each transaction as its coins are found,
     then ``wait`` (or ``abandon`` if the block failed otherwise)."""
 
-    __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_records", "_tags",
-                 "_suspects", "_failed", "_pool", "_inline", "_all_failures", "_adds",
-                 "_next_offer", "_batch")
+    __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_coins", "_coins_of",
+                 "_records", "_tags", "_suspects", "_failed", "_pool", "_inline",
+                 "_all_failures", "_adds", "_next_offer", "_batch")
 
     def __init__(self, checker: ScriptChecker, flags: int, use_cache: bool = True,
                  all_failures: bool = False) -> None:
@@ -146,10 +148,13 @@ class BlockChecks:
         self.flags = int(flags)
         self.cache = checker.cache if use_cache else None
         self.skipped = 0  # transactions the script cache vouched for
-        # Transactions deferred, by position, for their suspect inputs to be run again. Their
-        # signature-hash parts are not kept: only suspects need them again, and freed as each
-        # transaction is done they cost nothing at the block's serial end.
-        self._txs: dict[int, tuple[Tx, list[Coin]]] = {}
+        # Transactions deferred, and the coins they spend, by position, for their suspect
+        # inputs to be run again. Their signature-hash parts are not kept: only suspects need
+        # them again, and freed as each transaction is done they cost nothing at the block's
+        # serial end. The coins may be handed back early (release_coins).
+        self._txs: dict[int, Tx] = {}
+        self._coins: dict[int, list[Coin]] = {}
+        self._coins_of: Callable[[int], list[Coin]] = self._coins.__getitem__
         # Deferred signature checks not yet sent: the helpers take batches from the front,
         # the caller verifies from the back once its other work on the block is done.
         self._records: list[Record] = []
@@ -184,7 +189,8 @@ class BlockChecks:
                     self._failed[pos] = failure
                     break
             return
-        self._txs[pos] = (tx, coins)
+        self._txs[pos] = tx
+        self._coins[pos] = coins
         records, tags = self._records, self._tags
         # The parts the inputs' signature hashes share: a one-input transaction has no one to
         # share them with, and its P2WPKH hash is made without (sighash.p2wpkh_sighash_all).
@@ -205,6 +211,13 @@ class BlockChecks:
                 tags.extend([(pos, n)] * added)
         if len(records) >= self._batch and self._adds >= self._next_offer:
             self._dispatch()
+
+    def release_coins(self, coins_of: Callable[[int], list[Coin]]) -> None:
+        """Drop the spent coins kept for the suspects: ``coins_of(pos)`` gives transaction
+        ``pos``'s back if one needs them. For a caller that has them elsewhere (the block's
+        encoded undo data) and would rather free them while the helpers still verify."""
+        self._coins = {}
+        self._coins_of = coins_of
 
     def top_up(self) -> None:
         """Offer the helpers what they have room for of what is kept. For a caller busy
@@ -283,7 +296,7 @@ class BlockChecks:
                 continue
             if stop_at_first and failed and pos > min(failed):
                 break
-            tx, coins = self._txs[pos]
+            tx, coins = self._txs[pos], self._coins_of(pos)
             cache = caches.get(pos)
             if cache is None:
                 cache = caches[pos] = PrecomputedTxData(tx)

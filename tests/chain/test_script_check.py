@@ -104,7 +104,7 @@ def test_a_block_failing_its_signatures_takes_its_coin_changes_back(funded, monk
     reverted = []
     revert = connect.BlockView.revert
     monkeypatch.setattr(connect.BlockView, "revert",
-                        lambda view: (reverted.append(view), revert(view)))
+                        lambda view, spent=None: (reverted.append(view), revert(view, spent)))
     txs = _spends(maker, fan)
     txs[-1] = _break_signature(txs[-1])
     spent = [OutPoint(fan.txid, i) for i in range(SPENDS)]
@@ -119,6 +119,34 @@ def test_a_block_failing_its_signatures_takes_its_coin_changes_back(funded, monk
     assert chain.process_block(good).hash == good.hash
 
 
+@pytest.mark.parametrize("raw", [False, True], ids=["object", "bytes"])
+def test_a_failing_block_gives_back_the_coins_it_spent_not_those_it_made(funded, raw):
+    """The spent coins are freed before the last signatures are in, and rebuilt from the
+    undo data for the revert: a coin the block made and spent again was never in the
+    cache, and must not come back either."""
+    chain, maker, fan = funded
+    txs = _spends(maker, fan)
+    made = txs[5].vout[0]
+    child = maker.wallet.spend([(OutPoint(txs[5].txid, 0), made.value)],
+                               [TxOut(made.value - 1_000, maker.wallet.script_pubkey)])
+    txs.insert(6, child)
+    txs[-1] = _break_signature(txs[-1])
+    block = maker.block(chain.tip, txs, fees=(SPENDS + 1) * 1_000)
+    spent = [OutPoint(fan.txid, i) for i in range(SPENDS)]
+    before = [chain.get_coin(o) for o in spent]
+    tip, stats = chain.tip, chain.utxo_stats()
+    with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
+        if raw:
+            chain.process_raw_block(block.serialize())
+        else:
+            chain.process_block(block)
+    assert [chain.get_coin(o) for o in spent] == before
+    assert all(chain.get_coin(OutPoint(tx.txid, 0)) is None for tx in txs)
+    assert chain.tip is tip and chain.utxo_stats() == stats
+    good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    assert chain.process_block(good).hash == good.hash
+
+
 def test_changes_that_could_not_be_reverted_wait_for_the_signatures(funded, monkeypatch):
     """Where a block's new coins would replace cache entries (a duplicate transaction), a
     revert could not restore them: its checks must pass before its changes go in."""
@@ -127,8 +155,8 @@ def test_changes_that_could_not_be_reverted_wait_for_the_signatures(funded, monk
     monkeypatch.setattr(connect.BlockView, "revertible", lambda view: False)
     for name in ("commit", "revert"):
         method = getattr(connect.BlockView, name)
-        monkeypatch.setattr(connect.BlockView, name, lambda view, name=name, method=method: (
-            calls.append(name), method(view)))
+        monkeypatch.setattr(connect.BlockView, name, lambda view, *a, name=name, method=method: (
+            calls.append(name), method(view, *a)))
     txs = _spends(maker, fan)
     txs[-1] = _break_signature(txs[-1])
     spent = [OutPoint(fan.txid, i) for i in range(SPENDS)]
@@ -388,7 +416,10 @@ def test_a_sessions_first_batches_are_small(funded):
     pool.submit = spy
     block = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
     assert chain.process_block(block).hash == block.hash
-    assert sizes[:3] == [FIRST_BATCH_RECORDS, 2 * FIRST_BATCH_RECORDS, BATCH_RECORDS]
+    doubling = [FIRST_BATCH_RECORDS]
+    while doubling[-1] < BATCH_RECORDS:
+        doubling.append(min(2 * doubling[-1], BATCH_RECORDS))
+    assert len(doubling) > 2 and sizes[:len(doubling)] == doubling
 
 
 # -- a new tip connected as it is parsed (node.chain.preverify.ConnectAhead) -------------------
