@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 
 import pytest
 
 from tests.pool_env import env, prepared  # noqa: F401  (shared fixtures)
 
 
-@pytest.fixture
-def no_minicash_env(monkeypatch):
+@pytest.fixture(autouse=True)
+def no_minicash_env() -> Iterator[None]:
     """No MINICASH_* variable in os.environ (nor in the processes a test starts), so the
-    settings a test gives are the only ones."""
-    for name in list(os.environ):
-        if name.startswith("MINICASH_"):
-            monkeypatch.delenv(name)
+    settings a test gives are the only ones: for every test, as a developer's shell may well
+    set some (a test wanting one sets it itself). Its own MonkeyPatch, not the ``monkeypatch``
+    fixture: an autouse fixture's would be undone after every other fixture's teardown,
+    where a test's patches must be undone before them."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("MINICASH_"):
+                patch.delenv(name)
+        yield
 
 
 # Test functions that run one conformance vector each -> the vector file they read.

@@ -91,7 +91,7 @@ def _tried(args: list[str], env: dict[str, str] | None = None) -> str:
 
 
 def test_client_commands_find_the_node_as_run_does_flag_then_env_then_config_file(
-        tmp_path, no_minicash_env):
+        tmp_path):
     file_port, env_port, flag_port, other_port = (free_port() for _ in range(4))
     (tmp_path / "minicash.toml").write_text(f'rest-bind = "127.0.0.1:{file_port}"\n')
     datadir = ["--datadir", str(tmp_path)]
@@ -108,7 +108,7 @@ def test_client_commands_find_the_node_as_run_does_flag_then_env_then_config_fil
 # -- where the commands on a datadir find it ---------------------------------------------------------
 @pytest.mark.parametrize("command", ["utxo-stats", "reindex-chainstate", "import"])
 def test_datadir_commands_find_the_chain_as_run_does_flag_then_env_then_config_file(
-        command, tmp_path, monkeypatch, no_minicash_env):
+        command, tmp_path, monkeypatch):
     # A default datadir under tmp_path, never the user's ~/.minicash.
     monkeypatch.setenv("MINICASH_HOME", str(tmp_path / "home"))
     empty_blk = tmp_path / "blk00000.dat"
@@ -147,8 +147,7 @@ def test_datadir_commands_find_the_chain_as_run_does_flag_then_env_then_config_f
     ("status", 'rest-bind = "127.0.0.1:http"', "Error: 'rest-bind' in ", "bad port 'http'"),
     ("utxo-stats", 'network = "moon"', "Error: 'network' in ", "got 'moon'"),
 ], ids=["client command", "datadir command"])
-def test_a_bad_setting_in_the_config_file_is_one_line(command, toml, prefix, fragment, tmp_path,
-                                                      no_minicash_env):
+def test_a_bad_setting_in_the_config_file_is_one_line(command, toml, prefix, fragment, tmp_path):
     (tmp_path / "minicash.toml").write_text(toml + "\n")
     result = CliRunner().invoke(node_main, [command, "--datadir", str(tmp_path)])
     _one_line_error(result, prefix, fragment)
@@ -161,7 +160,7 @@ FLAG_ADDRESS = "bcrt1qxvenxvenxvenxvenxvenxvenxvenxvenztev8a"
 
 
 @pytest.fixture
-def generated_to(monkeypatch, tmp_path, no_minicash_env):
+def generated_to(monkeypatch, tmp_path):
     """Runs `generate 1` on a datadir with a cookie and returns the address it asked the node
     to pay; the request itself is recorded, not sent."""
     write_cookie(tmp_path)

@@ -116,7 +116,7 @@ def test_check_authorization_never_accepts_an_empty_token():
 
 # -- a real node ---------------------------------------------------------------------------------
 
-def test_running_node_holds_a_cookie_and_removes_it_on_sigterm(tmp_path, no_minicash_env):
+def test_running_node_holds_a_cookie_and_removes_it_on_sigterm(tmp_path):
     datadir = tmp_path / "n"
     datadir.mkdir()
     cookie = datadir / COOKIE_FILE

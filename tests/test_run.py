@@ -18,7 +18,7 @@ from .node_process import start_node, wait_for_lines
 from .ports import free_port
 
 
-def test_run_mines_stops_on_sigterm_and_resumes(tmp_path, no_minicash_env):
+def test_run_mines_stops_on_sigterm_and_resumes(tmp_path):
     datadir = tmp_path / "n"
     proc = start_node(datadir, "--mine", "--mine-interval", "0.1", "--mining-workers", "1")
     try:
@@ -107,7 +107,7 @@ def test_run_logs_an_api_url_that_opens_for_an_ipv6_rest_bind(tmp_path, bind, ur
             proc.kill()
 
 
-def test_client_subcommands_talk_to_a_running_node(tmp_path, no_minicash_env):
+def test_client_subcommands_talk_to_a_running_node(tmp_path):
     datadir = tmp_path / "n"
     port = free_port()
     proc = start_node(datadir, "--mining-workers", "1", rest_bind=f"127.0.0.1:{port}")
@@ -162,7 +162,7 @@ def test_client_subcommands_talk_to_a_running_node(tmp_path, no_minicash_env):
 @pytest.mark.parametrize("rest_from", ["config file", "--rest-bind", "--rest-bind [::1]",
                                        "MINICASH_REST_BIND"])
 def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
-        tmp_path, no_minicash_env, rest_from):
+        tmp_path, rest_from):
     """A datadir and config file elsewhere than the defaults, the API bound by the config
     file, a flag or the node's environment: the hinted command, typed as printed in a shell
     without the node's environment, finds the node's settings and reaches it."""
@@ -192,7 +192,7 @@ def test_the_welcome_banners_status_hint_talks_to_the_node_it_was_printed_by(
 
 @pytest.mark.parametrize("taken", ["rest", "p2p"])
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
-def test_run_with_a_port_in_use_exits_with_one_line(tmp_path, no_minicash_env, taken, host):
+def test_run_with_a_port_in_use_exits_with_one_line(tmp_path, taken, host):
     """A REST or P2P port another process holds: one line naming the address (IPv6
     bracketed) and a non-zero exit, not a traceback; the datadir is left unlocked."""
     import socket

@@ -45,7 +45,7 @@ class WalletCli:
 
 
 @pytest.fixture
-def node(tmp_path, no_minicash_env):
+def node(tmp_path):
     datadir = tmp_path / "node"
     port = free_port()
     proc = start_node(datadir, "--mining-workers", "1", rest_bind=f"127.0.0.1:{port}")
