@@ -40,10 +40,14 @@ def check_url(url: str) -> None:
         raise BadNodeURL(url, "expected an http:// or https:// URL")
     if not host:
         raise BadNodeURL(url, "no host")
+    # The client appends each request's path to it: after a query or fragment the path would
+    # be part of those, and the request would go to the base URL itself.
+    if "?" in url or "#" in url:
+        raise BadNodeURL(url, "a node URL has no query or fragment ('?' or '#')")
     # The rest is what urlopen does before it sends anything, done with urllib's own parts so
     # the two cannot drift apart: it reads the host (unquoted) and port, IDNA-encodes the host
     # name for the socket (a label over 63 characters fails), and encodes the Host header in
-    # Latin-1 and the request line (path and query) in ASCII.
+    # Latin-1 and the request line (the path) in ASCII.
     try:
         req = urllib.request.Request(url)
         name = http.client.HTTPConnection(req.host).host  # the host without its port
@@ -51,7 +55,7 @@ def check_url(url: str) -> None:
     except (ValueError, http.client.InvalidURL) as e:  # UnicodeError is a ValueError
         raise BadNodeURL(url, str(e)) from None
     if not req.selector.isascii():
-        raise BadNodeURL(url, "a non-ASCII character in its path or query (percent-encode it)")
+        raise BadNodeURL(url, "a non-ASCII character in its path (percent-encode it)")
     try:
         req.host.encode("latin-1")
     except UnicodeEncodeError:

@@ -44,8 +44,10 @@ BAD_NODE_URLS = {"foo": "http:// or https://", "http://h:abc": "abc",
                  "http://h h/api": "space",
                  # Each once failed only when requested (and restore left the wallet behind).
                  f"http://{'a' * 64}.lan/api": "idna",  # a label over 63 characters
-                 "http://127.0.0.1:1/é": "non-ASCII character in its path or query",
-                 "http://127.0.0.1:1/api?x=é": "non-ASCII character in its path or query",
+                 "http://127.0.0.1:1/é": "non-ASCII character in its path",
+                 "http://127.0.0.1:1/api?x=é": "no query or fragment",
+                 "http://127.0.0.1:1/api?": "no query or fragment",
+                 "http://127.0.0.1:1/api#top": "no query or fragment",
                  "http://ё.lan/api": "give it as 'xn--61a.lan'"}
 
 
