@@ -458,10 +458,10 @@ class ChainState:
                                   f"coinbase pays too much (actual={reward} vs limit={limit})")
         # Encoded while the helpers still verify signatures: it only reads spent coins. The
         # steps from here to the wait take 5-15 ms, as long as the helpers' queues last:
-        # refilled before each, or the helpers may idle while this thread keeps checks.
+        # refilled before the encoding and before the commit, or the helpers may idle while
+        # this thread keeps checks.
         checks.top_up()
         encoded_undo = encode_block_undo(connector.undo)
-        checks.top_up()
         if not view.revertible():
             # Its new coins replace cache entries (only duplicate transactions can: BIP30's
             # historical exceptions, or a duplicate coinbase where BIP30 is not enforced),
@@ -478,9 +478,7 @@ class ChainState:
         # them: freed here, while the helpers verify, rather than with the block after the
         # last signature (~1.5-2.5 ms a 2,000-input block, the helpers idle meanwhile).
         undo = _SpentCoins(encoded_undo)
-        checks.release_coins(undo.of_tx)
-        view.release_spent()
-        connector.undo = []
+        connector.release_spent(undo.of_tx)
         try:
             checks.wait()
         except BaseException:

@@ -15,6 +15,8 @@ chain commits them, once the block's other checks have passed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from node.consensus.coin import Coin, make_coin
 from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
@@ -70,16 +72,12 @@ class BlockView:
 
     def release_spent(self) -> None:
         """Drop the spent coins after :meth:`commit`: only :meth:`revert` needs them, and is
-        then given them (rebuilt from the block's undo data)."""
+        then given them (see TxConnector.release_spent)."""
         self.spent = None  # type: ignore[assignment]
 
-    def revert(self, spent: dict[tuple[bytes, int], Coin] | None = None) -> None:
+    def revert(self, spent: dict[tuple[bytes, int], Coin]) -> None:
         """Take back a commit: the block turned out invalid. ``spent``: the coins of the base
-        it spent, by key, required once :meth:`release_spent` dropped them."""
-        if spent is None:
-            if self.spent is None:
-                raise RuntimeError("the spent coins were released: revert needs them given")
-            spent = self.spent
+        it spent, by key (what :meth:`release_spent` dropped)."""
         self.base.revert_block_changes(spent, self.added)
 
 
@@ -170,6 +168,15 @@ class TxConnector:
             if script[:1] == b"\x6a" or len(script) > MAX_SCRIPT_SIZE:
                 continue
             added[(txid, n)] = make_coin(out, height, is_coinbase)
+
+    def release_spent(self, coins_of: Callable[[int], list[Coin]]) -> None:
+        """Free the coins the block spent once its changes are committed, keeping those of
+        the scripts' suspects already known: the rest are wanted again only if the block
+        fails, and ``coins_of(pos)`` (the block's undo data) then gives transaction
+        ``pos``'s back."""
+        self.checks.release_coins(coins_of)  # type: ignore[union-attr]
+        self.view.release_spent()
+        self.undo = []
 
     def _check_sequence_locks(self, tx: Tx, coins: list[Coin]) -> None:
         # The coins' blocks are at or below the tip: the ancestors of ``prev`` are theirs.

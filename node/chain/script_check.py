@@ -138,7 +138,7 @@ class BlockChecks:
     """The script checks of one block: ``add`` each transaction as its coins are found,
     then ``wait`` (or ``abandon`` if the block failed otherwise)."""
 
-    __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_coins", "_coins_of",
+    __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_coins", "_coins_elsewhere",
                  "_records", "_tags", "_suspects", "_failed", "_pool", "_inline",
                  "_all_failures", "_adds", "_next_offer", "_batch")
 
@@ -154,7 +154,7 @@ class BlockChecks:
         # serial end. The coins may be handed back early (release_coins).
         self._txs: dict[int, Tx] = {}
         self._coins: dict[int, list[Coin]] = {}
-        self._coins_of: Callable[[int], list[Coin]] = self._coins.__getitem__
+        self._coins_elsewhere: Callable[[int], list[Coin]] | None = None
         # Deferred signature checks not yet sent: the helpers take batches from the front,
         # the caller verifies from the back once its other work on the block is done.
         self._records: list[Record] = []
@@ -213,11 +213,14 @@ class BlockChecks:
             self._dispatch()
 
     def release_coins(self, coins_of: Callable[[int], list[Coin]]) -> None:
-        """Drop the spent coins kept for the suspects: ``coins_of(pos)`` gives transaction
-        ``pos``'s back if one needs them. For a caller that has them elsewhere (the block's
-        encoded undo data) and would rather free them while the helpers still verify."""
-        self._coins = {}
-        self._coins_of = coins_of
+        """Drop the spent coins kept for the suspects, but those of the suspects known
+        already: ``coins_of(pos)`` gives transaction ``pos``'s back if a later one needs
+        them (a failed signature record: in practice only in an invalid block). For a caller
+        that has them elsewhere (the block's encoded undo data) and would rather free them
+        while the helpers still verify."""
+        coins = self._coins
+        self._coins = {pos: coins[pos] for pos, _ in self._suspects}
+        self._coins_elsewhere = coins_of
 
     def top_up(self) -> None:
         """Offer the helpers what they have room for of what is kept. For a caller busy
@@ -296,7 +299,9 @@ class BlockChecks:
                 continue
             if stop_at_first and failed and pos > min(failed):
                 break
-            tx, coins = self._txs[pos], self._coins_of(pos)
+            tx, coins = self._txs[pos], self._coins.get(pos)
+            if coins is None:  # released (release_coins)
+                coins = self._coins_elsewhere(pos)  # type: ignore[misc]
             cache = caches.get(pos)
             if cache is None:
                 cache = caches[pos] = PrecomputedTxData(tx)
