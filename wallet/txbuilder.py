@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from node.consensus.dust import dust_threshold, is_dust
 from node.consensus.primitives import WITNESS_SCALE_FACTOR, Tx, TxIn, TxOut
-from node.consensus.script.script import witness_program
 from node.consensus.serialize import compact_size
 
 from .account import CHANGE, Account
@@ -23,9 +23,10 @@ from .signer import script_kind
 
 # BIP125: a sequence below 0xfffffffe signals that the transaction may be replaced.
 SEQUENCE_RBF = 0xFFFFFFFD
-# Core's DEFAULT_MIN_RELAY_TX_FEE (1,000 sat/kvB) and DUST_RELAY_TX_FEE (3,000 sat/kvB).
+# Core's DEFAULT_MIN_RELAY_TX_FEE (1,000 sat/kvB). Dust (Core's GetDustThreshold at
+# DUST_RELAY_TX_FEE) is node.consensus.dust's, the rule the node's mempool applies too: change
+# below it is folded into the fee rather than made.
 MIN_RELAY_FEE_RATE = Decimal(1)
-DUST_RELAY_FEE_RATE = Decimal(3)
 
 # Weight of one input, by script type, with a 72-byte signature and a compressed key.
 _INPUT_WEIGHT = {
@@ -61,19 +62,6 @@ def output_weight(script_pubkey: bytes) -> int:
 
 def vsize_of(weight: int) -> int:
     return math.ceil(weight / WITNESS_SCALE_FACTOR)
-
-
-def dust_threshold(script_pubkey: bytes) -> int:
-    """Core's GetDustThreshold at DUST_RELAY_TX_FEE: the cost of creating and later spending
-    the output; change below it is folded into the fee rather than made. Any witness program
-    (P2WPKH, P2WSH, P2TR, ...) is charged a discounted input, as Core does: 294 sat for
-    P2WPKH, 330 for P2WSH and P2TR, 546 for P2PKH, 540 for P2SH."""
-    size = output_weight(script_pubkey) // WITNESS_SCALE_FACTOR
-    if witness_program(script_pubkey) is not None:
-        size += 32 + 4 + 1 + 107 // WITNESS_SCALE_FACTOR + 4
-    else:
-        size += 32 + 4 + 1 + 107 + 4
-    return fee_for(size, DUST_RELAY_FEE_RATE)
 
 
 @dataclass
@@ -116,8 +104,9 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
         vsize = vsize_of(_weight(coins, scripts))
         fee = fee_for(vsize, rate)
         value = total - fee
-        if not coins or value < dust_threshold(scripts[0]):
-            raise InsufficientFunds(total, fee + dust_threshold(scripts[0]))
+        out = TxOut(value, scripts[0])
+        if not coins or is_dust(out):
+            raise InsufficientFunds(total, fee + dust_threshold(out))
         return Plan(coins, [TxOut(value, scripts[0])], None, None, fee, vsize, "sweep")
 
     pay = sum(r.value for r in recipients)
@@ -130,7 +119,7 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
         vsize_of(_weight([], scripts) + _SEGWIT_MARKER_WEIGHT), rate)
     change_fee = fee_for(vsize_of(output_weight(change_script)), rate)
     spend_change_fee = fee_for(vsize_of(input_weight(change_script)), rate)
-    dust = dust_threshold(change_script)
+    dust = dust_threshold(TxOut(0, change_script))
     pool = [Candidate(c, effective(c)) for c in spendable]
     forced = [Candidate(c, effective(c)) for c in must_use]
     selection = select_coins(
@@ -170,10 +159,10 @@ def _subtract(outputs: list[TxOut], fee: int) -> list[TxOut]:
     share, rest = divmod(fee, len(outputs))
     out = []
     for i, o in enumerate(outputs):
-        value = o.value - share - (rest if i == 0 else 0)
-        if value <= dust_threshold(o.script_pubkey):
-            raise InsufficientFunds(o.value, share + rest + dust_threshold(o.script_pubkey))
-        out.append(TxOut(value, o.script_pubkey))
+        reduced = TxOut(o.value - share - (rest if i == 0 else 0), o.script_pubkey)
+        if is_dust(reduced):  # Core: IsDust, so an output left at the threshold is sent
+            raise InsufficientFunds(o.value, share + rest + dust_threshold(reduced))
+        out.append(reduced)
     return out
 
 

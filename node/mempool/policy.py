@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from node.consensus.coin import Coin
+from node.consensus.dust import DUST_RELAY_TX_FEE, dust_threshold, fee_for, is_dust
 from node.consensus.errors import ValidationError
-from node.consensus.primitives import WITNESS_SCALE_FACTOR, Tx, TxOut
+from node.consensus.primitives import WITNESS_SCALE_FACTOR, Tx
 from node.consensus.script.errors import ScriptError, script_error_string
 from node.consensus.script.flags import Flag
 from node.consensus.script.interpreter import SignatureChecker, eval_script
@@ -52,11 +53,11 @@ from node.consensus.script.opcodes import (
 )
 from node.consensus.script.script import (
     MAX_PUBKEYS_PER_MULTISIG,
-    MAX_SCRIPT_SIZE,
     check_minimal_push,
     get_op,
     is_p2sh,
     is_push_only,
+    is_unspendable,
     witness_program,
 )
 from node.consensus.script.sigops import script_sigop_count
@@ -88,8 +89,6 @@ MAX_STANDARD_P2WSH_SCRIPT_SIZE = 3_600
 # Core: MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE (policy/policy.h): stack items of a tapscript
 # (leaf version 0xc0) spend.
 MAX_STANDARD_TAPSCRIPT_STACK_ITEM_SIZE = 80
-# Core: DUST_RELAY_TX_FEE (policy/policy.h), sat/kvB: the fee rate that defines dust.
-DUST_RELAY_TX_FEE = 3_000
 # Core: DEFAULT_MIN_RELAY_TX_FEE (policy/policy.h), sat/kvB: the default -minrelaytxfee.
 DEFAULT_MIN_RELAY_TX_FEE = 1_000
 # Core: DEFAULT_INCREMENTAL_RELAY_FEE (policy/policy.h), sat/kvB: the minimum fee-rate increase
@@ -131,11 +130,6 @@ TAPROOT_LEAF_TAPSCRIPT = 0xC0
 
 # Core: CScript::IsPayToAnchor (script/script.cpp): OP_1 <0x4e73>, BIP-less "P2A" (v28).
 PAY_TO_ANCHOR = bytes((OP_1, 0x02, 0x4E, 0x73))
-
-# The input size GetDustThreshold adds: outpoint 32 + 4, scriptSig length 1, sequence 4, and a
-# 107-byte signature-and-key satisfaction, in the scriptSig (148 in all) or witness-discounted.
-_DUST_INPUT_SIZE = 32 + 4 + 1 + 107 + 4
-_DUST_WITNESS_INPUT_SIZE = 32 + 4 + 1 + 107 // WITNESS_SCALE_FACTOR + 4
 
 _REJECT_NONSTANDARD_INPUTS = "bad-txns-nonstandard-inputs"
 _REJECT_WITNESS = "bad-witness-nonstandard"
@@ -357,6 +351,9 @@ def esplora_type_name(script: bytes | TxoutType) -> str:
 
 
 # -- fees, sizes and dust -----------------------------------------------------------------------
+# Core's dust rule (GetDustThreshold, IsDust) and fee rounding (CFeeRate::GetFee) live in
+# node.consensus.dust, shared with the wallet, and CScript::IsUnspendable in
+# node.consensus.script.script; all are imported above and re-exported in __all__.
 
 def virtual_size(weight: int, sigop_cost: int,
                  bytes_per_sigop: int = DEFAULT_BYTES_PER_SIGOP) -> int:
@@ -365,46 +362,6 @@ def virtual_size(weight: int, sigop_cost: int,
     up."""
     adjusted = max(weight, sigop_cost * bytes_per_sigop)  # Core: GetSigOpsAdjustedWeight
     return (adjusted + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
-
-
-def fee_for(vsize: int, fee_rate_sat_per_kvb: int) -> int:
-    """Core's CFeeRate::GetFee: the fee at a rate in sat/kvB for ``vsize`` vbytes, rounded up
-    (Core: std::ceil of rate x size / 1000). A non-zero size at a negative rate that rounds to
-    zero costs -1, as in Core. Exact integer arithmetic, where Core's double is exact only
-    below 2**53 (far above any real fee)."""
-    if vsize < 0:
-        raise ValueError(f"negative size {vsize}")
-    fee = -(-fee_rate_sat_per_kvb * vsize // 1000)  # ceiling division
-    if fee == 0 and vsize != 0 and fee_rate_sat_per_kvb < 0:
-        fee = -1
-    return fee
-
-
-def is_unspendable(script_pubkey: bytes) -> bool:
-    """Core's CScript::IsUnspendable: starts with OP_RETURN, or is too big ever to run."""
-    return (len(script_pubkey) > 0 and script_pubkey[0] == OP_RETURN) or \
-        len(script_pubkey) > MAX_SCRIPT_SIZE
-
-
-def dust_threshold(txout: TxOut, dust_relay_fee: int = DUST_RELAY_TX_FEE) -> int:
-    """Core's GetDustThreshold: what spending the output would cost at ``dust_relay_fee``.
-
-    The output's own serialized size plus the smallest usual input that spends it: 148 bytes,
-    or 67 vbytes for any witness program (the witness discount applied to the 107-byte
-    signature and key). 546 sat for P2PKH, 540 for P2SH, 294 for P2WPKH, 330 for P2WSH and
-    P2TR, 240 for pay-to-anchor at the default 3,000 sat/kvB; 0 for unspendable outputs.
-    """
-    script = txout.script_pubkey
-    if is_unspendable(script):
-        return 0
-    size = len(txout.serialize())
-    size += _DUST_WITNESS_INPUT_SIZE if witness_program(script) is not None else _DUST_INPUT_SIZE
-    return fee_for(size, dust_relay_fee)
-
-
-def is_dust(txout: TxOut, dust_relay_fee: int = DUST_RELAY_TX_FEE) -> bool:
-    """Core's IsDust: the output is worth less than spending it would cost."""
-    return txout.value < dust_threshold(txout, dust_relay_fee)
 
 
 def get_dust(tx: Tx, dust_relay_fee: int = DUST_RELAY_TX_FEE) -> list[int]:

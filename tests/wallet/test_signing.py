@@ -8,17 +8,17 @@ from decimal import Decimal
 
 import pytest
 
+from node.consensus.dust import dust_threshold
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, Tx, TxIn, TxOut
-from node.mempool.policy import dust_threshold as node_dust_threshold
 from wallet.account import CHANGE, RECEIVE, Account
 from wallet.coinselect import InsufficientFunds
 from wallet.hd import ExtendedKey, Purpose, account_path, mnemonic_to_seed
 from wallet.ledger import Coin
 from wallet.psbt import Psbt, PsbtError
 from wallet.signer import finalize, sign_psbt, verify_signed
-from wallet.txbuilder import FeeTooLow, dust_threshold, plan_payment, plan_to_psbt
+from wallet.txbuilder import FeeTooLow, plan_payment, plan_to_psbt
 
 from .mnemonics import ABANDON
 
@@ -82,7 +82,7 @@ def test_exact_match_makes_no_change_and_dust_change_goes_to_the_fee():
     plan = plan_payment(coins, [TxOut(100_000, PAY_TO)], Decimal(1), change, 0)
     assert plan.algorithm == "bnb"
     assert plan.change_position is None and plan.change_index is None
-    assert plan.fee == 160 and plan.fee - 110 < dust_threshold(change)
+    assert plan.fee == 160 and plan.fee - 110 < dust_threshold(TxOut(0, change))
     _sign_and_check(root, account, plan, txs)
 
 
@@ -140,16 +140,30 @@ def test_psbt_refuses_garbage_and_unsigned_extraction():
         Psbt.parse(raw).extract()
 
 
-@pytest.mark.parametrize("script, core", [
+@pytest.mark.parametrize("script, threshold", [
+    (PAY_TO, 294),  # P2WPKH
     (bytes.fromhex("76a914" + "11" * 20 + "88ac"), 546),  # P2PKH
-    (bytes.fromhex("a914" + "22" * 20 + "87"), 540),  # P2SH
-    (bytes.fromhex("0014" + "33" * 20), 294),  # P2WPKH
     (bytes.fromhex("0020" + "44" * 32), 330),  # P2WSH
-    (bytes.fromhex("5120" + "55" * 32), 330),  # P2TR
-    (bytes.fromhex("51024e73"), 240),  # pay-to-anchor
-])
-def test_dust_threshold_is_cores_and_the_nodes(script, core):
-    """Core's GetDustThreshold at 3 sat/vB: every witness program gets the discounted input,
-    not only P2WPKH (P2WSH and P2TR were 573 here, so payments of 330-572 sat were refused
-    that Core's wallet and our own node's mempool accept)."""
-    assert dust_threshold(script) == core == node_dust_threshold(TxOut(0, script))
+    (b"\x6a\x04" + b"memo", 0),  # OP_RETURN: unspendable, so never dust
+], ids=["p2wpkh", "p2pkh", "p2wsh", "op_return"])
+def test_subtract_fee_sends_a_recipient_left_at_the_dust_threshold_and_not_below(script,
+                                                                               threshold):
+    """Core's wallet refuses a recipient that subtracting the fee leaves as dust (IsDust: below
+    GetDustThreshold) and sends one left exactly at the threshold; the wallet now uses the
+    node's rule (node.consensus.dust). Its old copy refused the exact threshold and gave an
+    OP_RETURN output a positive threshold where Core and the node give 0."""
+    _, account = _wallet(Purpose.BIP84)
+    change = account.script(CHANGE, 0)
+    probe_coins, _ = _funding(account, [50_000])
+    fee = plan_payment(probe_coins, [TxOut(50_000, script)], Decimal(1), change, 0,
+                       subtract_fee=True).fee
+    assert threshold == dust_threshold(TxOut(0, script))
+    coins, _ = _funding(account, [threshold + fee])
+    plan = plan_payment(coins, [TxOut(threshold + fee, script)], Decimal(1), change, 0,
+                        subtract_fee=True)
+    assert plan.outputs == [TxOut(threshold, script)] and plan.fee == fee
+    coins, _ = _funding(account, [threshold + fee - 1])
+    with pytest.raises(InsufficientFunds) as err:
+        plan_payment(coins, [TxOut(threshold + fee - 1, script)], Decimal(1), change, 0,
+                     subtract_fee=True)
+    assert err.value.needed == threshold + fee

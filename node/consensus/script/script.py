@@ -15,6 +15,7 @@ from .opcodes import (
     OP_PUSHDATA1,
     OP_PUSHDATA2,
     OP_PUSHDATA4,
+    OP_RETURN,
 )
 
 # Script limits (Core: script/script.h)
@@ -106,6 +107,12 @@ def is_p2sh(script: bytes) -> bool:
     """BIP16 template: OP_HASH160 <20 bytes> OP_EQUAL, byte-exact."""
     return (len(script) == 23 and script[0] == OP_HASH160 and script[1] == 0x14
             and script[22] == OP_EQUAL)
+
+
+def is_unspendable(script_pubkey: bytes) -> bool:
+    """Core's CScript::IsUnspendable: starts with OP_RETURN, or is too big ever to run."""
+    return (len(script_pubkey) > 0 and script_pubkey[0] == OP_RETURN) or \
+        len(script_pubkey) > MAX_SCRIPT_SIZE
 
 
 def witness_program(script: bytes) -> tuple[int, bytes] | None:
