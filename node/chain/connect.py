@@ -164,7 +164,7 @@ class TxConnector:
         for n, out in enumerate(tx.vout):
             script = out.script_pubkey
             # Provably unspendable outputs never enter the UTXO set (Core: IsUnspendable;
-            # storage.coins.is_unspendable, inlined: once per output of every block).
+            # script.is_unspendable, inlined: once per output of every block).
             if script[:1] == b"\x6a" or len(script) > MAX_SCRIPT_SIZE:
                 continue
             added[(txid, n)] = make_coin(out, height, is_coinbase)

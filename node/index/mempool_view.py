@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from node.consensus.primitives import OutPoint, Tx, TxOut
-from node.storage.coins import is_unspendable
+from node.consensus.script.script import is_unspendable
 
 from .store import script_hash
 

@@ -61,12 +61,6 @@ def coin_key(txid: bytes, n: int) -> bytes:
     return _COIN_KEY.pack(COIN_PREFIX, txid, n)
 
 
-def is_unspendable(script_pubkey: bytes) -> bool:
-    """Core's CScript::IsUnspendable: outputs the UTXO set never holds."""
-    return (len(script_pubkey) > 0 and script_pubkey[0] == OP_RETURN) or \
-        len(script_pubkey) > MAX_SCRIPT_SIZE
-
-
 @dataclass(frozen=True, slots=True)
 class UtxoStats:
     """A summary of the UTXO set on disk (Core: ``gettxoutsetinfo``'s CCoinsStats).
@@ -278,7 +272,7 @@ class CoinsCache:
 
     def add_coin_key(self, key: tuple[bytes, int], coin: Coin, possible_overwrite: bool) -> None:
         script = coin.txout.script_pubkey
-        if (script and script[0] == OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:
+        if (script and script[0] == OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:  # is_unspendable
             return  # Core: IsUnspendable() outputs never enter the UTXO set
         coins = self._coins
         old = coins.get(key, _ABSENT)

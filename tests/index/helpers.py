@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from node.chain.chainstate import ChainState
 from node.consensus import crypto
 from node.consensus.primitives import Block, OutPoint, Tx, TxIn, TxOut
+from node.consensus.script.script import is_unspendable
 from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
 from node.index import Indexes, ScriptHashStats, Spender, TxLocation, TxoStats, Utxo
 from node.mempool.mempool import Mempool
-from node.storage.coins import is_unspendable
 from tests.chain.builder import Wallet
 
 OP_TRUE_WITNESS_SCRIPT = b"\x51"
