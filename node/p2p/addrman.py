@@ -39,13 +39,13 @@ from node.storage.db import Database
 
 from .netaddr import (
     NetAddr,
-    _canonical,
-    _storable,
     canonical_host,
+    canonical_host_and_ip16,
     group,
     host_to_ip16,
     ip16_to_host,
     is_routable_ip16,
+    storable_ip16,
 )
 
 NEW_CAPACITY = 16_384
@@ -98,7 +98,7 @@ class AddrInfo:
     @property
     def storable(self) -> bool:
         """netaddr's :func:`~node.p2p.netaddr.storable` of the host, from the bytes at hand."""
-        return _storable(self.host, self.ip16)
+        return storable_ip16(self.host, self.ip16)
 
     @property
     def source_group(self) -> str:
@@ -373,8 +373,8 @@ class AddrMan:
         """An outbound connection succeeded: the address moves to tried (Core: Good). An address
         we did not know (a --connect peer) is added first, as its own source, unless it is one
         we never store (link-local: its --connect/--addnode entry is what redials it)."""
-        canon, ip16 = _canonical(host)  # one parse: the key, storable and a new entry's bytes
-        if not _storable(host, ip16):  # host as given: a scope on "::ffff:a.b.c.d%x" counts
+        canon, ip16 = canonical_host_and_ip16(host)  # one parse: the key, storable and a new entry's bytes
+        if not storable_ip16(host, ip16):  # host as given: a scope on "::ffff:a.b.c.d%x" counts
             return
         now = int(self._clock())
         key = (canon, port)

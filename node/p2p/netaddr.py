@@ -66,11 +66,12 @@ def canonical_host(host: str) -> str:
     """``host`` in the one text form :class:`NetAddr` keeps (ValueError if not an IP). A scoped
     IPv6 address keeps its scope id, without which a link-local peer cannot be dialled (Core's
     CNetAddr keeps m_scope_id too)."""
-    return _canonical(host)[0]
+    return canonical_host_and_ip16(host)[0]
 
 
-def _canonical(host: str) -> tuple[str, bytes]:
-    """``host``'s canonical text and its 16-byte wire form, from one parse."""
+def canonical_host_and_ip16(host: str) -> tuple[str, bytes]:
+    """:func:`canonical_host` and :func:`host_to_ip16` of ``host`` from one parse, for callers
+    that need both (a new address's key and its bytes)."""
     ip16 = host_to_ip16(host)
     canon = ip16_to_host(ip16)
     _, sep, scope = host.partition("%")
@@ -83,10 +84,12 @@ def storable(host: str) -> bool:
     unroutable address (AddSingle: IsRoutable excludes RFC 4862), and its peers.dat, like our
     records, has no room for the scope id that dialling a link-local address needs; other
     unroutable addresses are the address manager's ``routable_only`` to refuse."""
-    return _storable(host, host_to_ip16(host))
+    return storable_ip16(host, host_to_ip16(host))
 
 
-def _storable(host: str, ip16: bytes) -> bool:
+def storable_ip16(host: str, ip16: bytes) -> bool:
+    """:func:`storable` of ``host`` whose wire form ``ip16`` is already at hand (the host text
+    is still read, for a scope id, which the wire form has no room for)."""
     # fe80::/10 by its first ten bits; an IPv4(-mapped) address starts with zero bytes. A scope
     # id is only ever written as "%scope" after an IPv6 address.
     return not (ip16[0] == 0xFE and ip16[1] & 0xC0 == 0x80) and "%" not in host
@@ -145,7 +148,7 @@ class NetAddr:
     ip16: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        canon, ip16 = _canonical(self.host)
+        canon, ip16 = canonical_host_and_ip16(self.host)
         if canon != self.host:
             object.__setattr__(self, "host", canon)
         object.__setattr__(self, "ip16", ip16)
@@ -180,7 +183,7 @@ class NetAddr:
     @property
     def storable(self) -> bool:
         """:func:`storable` of the host, from the wire form already at hand."""
-        return _storable(self.host, self.ip16)
+        return storable_ip16(self.host, self.ip16)
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if not self.is_ipv4 else f"{self.host}:{self.port}"

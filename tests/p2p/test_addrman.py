@@ -417,7 +417,7 @@ def test_getaddr_and_select_parse_no_host_text(make, monkeypatch):
     def no_parsing(*args):
         raise AssertionError("host text parsed")
 
-    monkeypatch.setattr(netaddr, "_canonical", no_parsing)
+    monkeypatch.setattr(netaddr, "canonical_host_and_ip16", no_parsing)
     monkeypatch.setattr(am, "host_to_ip16", no_parsing)
     assert len(a.get_addr(max_pct=100)) == 201
     assert a.select() is not None

@@ -93,7 +93,7 @@ def test_a_corrected_time_makes_the_same_address_without_parsing_its_host(tmp_pa
             return real_add(addrs, **kw)
 
         monkeypatch.setattr(addrman, "add", recording_add)
-        monkeypatch.setattr(netaddr, "_canonical", lambda h: pytest.fail(f"{h} parsed"))
+        monkeypatch.setattr(netaddr, "canonical_host_and_ip16", lambda h: pytest.fail(f"{h} parsed"))
         before = int(time.time())
         asyncio.run(gossip.on_addr(peer, received))  # type: ignore[arg-type]
         after = int(time.time())
