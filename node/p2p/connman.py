@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from node.config import HostPort, bind_failed
 
-from .netaddr import canonical_host, group, group_ip16, is_ip
+from .netaddr import canonical_or_name, group, group_ip16, is_ip
 from .peer import cancel_and_wait
 
 if TYPE_CHECKING:
@@ -154,6 +154,20 @@ class ConnectionManager:
                 log.exception("outbound connection tick failed")
             await asyncio.sleep(TICK)
 
+    def _exclude_from_selection(self) -> set[tuple[str, int]]:
+        """The keys the address manager must not pick this tick, all canonical as its own keys
+        are (``select`` compares them as they are, parsing none): peer, dial and try keys
+        already are (``canonical_or_name``, or picks of ``select``) or are host names, which
+        match no entry; only the listening socket's address is the kernel's text. Built once
+        per tick: within a tick only the addresses picked join it (each also goes to
+        _last_auto_try, and a dialled one to _dialling), so ``tick`` adds them as they come."""
+        exclude = {(p.host, p.port) for p in self.peers.values()} | set(self._dialling) \
+            | self.own_addresses | set(self._last_auto_try)
+        if self.listen_address is not None:
+            host, port = self.listen_address
+            exclude.add((canonical_or_name(host), port))
+        return exclude
+
     def tick(self) -> None:
         now = time.monotonic()
         manual = self.connect_only or self.addnode
@@ -170,12 +184,7 @@ class ConnectionManager:
         # map stays as small as what was dialled in that minute on a node that runs for months.
         self._last_auto_try = {k: t for k, t in self._last_auto_try.items()
                                if now - t < ADDRMAN_RETRY}
-        # Built once: within a tick only the addresses picked below join it (each also goes
-        # to _last_auto_try, and a dialled one to _dialling), so they are added as they come.
-        exclude = {(p.host, p.port) for p in self.peers.values()} | set(self._dialling) \
-            | self.own_addresses | set(self._last_auto_try)
-        if self.listen_address is not None:
-            exclude.add(self.listen_address)
+        exclude = self._exclude_from_selection()
         tried = 0
         while missing > 0 and tried < 20:
             tried += 1
@@ -196,11 +205,3 @@ class ConnectionManager:
             self.addrman.attempt(addr.host, addr.port)
             self.dial(addr.host, addr.port, manual=False)
             missing -= 1
-
-
-def canonical_or_name(host: str) -> str:
-    """Canonical IP text, or a host name as given (``--connect`` may name a host)."""
-    try:
-        return canonical_host(host)
-    except ValueError:
-        return host

@@ -69,6 +69,16 @@ def canonical_host(host: str) -> str:
     return canonical_host_and_ip16(host)[0]
 
 
+def canonical_or_name(host: str) -> str:
+    """:func:`canonical_host`, or a host name as given (``--connect`` and ``--addnode`` may name
+    a host): the form peers and dials are keyed by, so that a key compares equal to an address
+    manager key (:attr:`NetAddr.key`) whenever it is the same IP."""
+    try:
+        return canonical_host(host)
+    except ValueError:
+        return host
+
+
 def canonical_host_and_ip16(host: str) -> tuple[str, bytes]:
     """:func:`canonical_host` and :func:`host_to_ip16` of ``host`` from one parse, for callers
     that need both (a new address's key and its bytes)."""

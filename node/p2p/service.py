@@ -40,13 +40,7 @@ from node.storage.db import Database
 
 from .addrman import AddrMan
 from .banman import BanMan
-from .connman import (
-    CONNECT_TIMEOUT,
-    MAX_INBOUND,
-    MAX_OUTBOUND,
-    ConnectionManager,
-    canonical_or_name,
-)
+from .connman import CONNECT_TIMEOUT, MAX_INBOUND, MAX_OUTBOUND, ConnectionManager
 from .gossip import AddrGossip
 from .messages import (
     MSG_BLOCK,
@@ -61,7 +55,15 @@ from .messages import (
     SendHeaders,
     Version,
 )
-from .netaddr import Address, Network, is_ip, is_local_ip, parse_host, parse_subnet
+from .netaddr import (
+    Address,
+    Network,
+    canonical_or_name,
+    is_ip,
+    is_local_ip,
+    parse_host,
+    parse_subnet,
+)
 from .peer import UNREADABLE, Peer, PeerTimeouts, version_message
 from .relay import TxRelay
 from .sync import BlockSync, SyncTimeouts

@@ -109,6 +109,20 @@ def test_an_addnode_peer_named_by_host_name_leaves_automatic_dials_going(tmp_pat
         addrman.close()
 
 
+def test_the_listening_address_is_not_picked_in_whatever_form_the_socket_gives_it(tmp_path):
+    # The address manager compares canonical keys as they are; the one key the kernel
+    # spells (an IPv4-mapped IPv6 listening address) is made canonical by the tick.
+    addrman = AddrMan(tmp_path / "peers")
+    try:
+        addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
+        _, connman, dialled = _service(tmp_path, addrman)
+        connman.listen_address = (f"::ffff:{AUTOMATIC[0]}", AUTOMATIC[1])
+        connman.tick()
+        assert (*AUTOMATIC, False) not in dialled
+    finally:
+        addrman.close()
+
+
 @pytest.mark.parametrize(("host", "logged"), [("::1", "[::1]:"), ("127.0.0.1", "127.0.0.1:")])
 def test_the_listening_address_is_logged_as_host_port_with_ipv6_bracketed(caplog, host, logged):
     connman = ConnectionManager(
