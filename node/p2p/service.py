@@ -208,7 +208,7 @@ class P2PService:
                   inbound: bool, host: str, port: int, manual: bool) -> Peer:
         peer = Peer(self, reader, writer, peer_id=next(self._ids), inbound=inbound,
                     host=host, port=port, magic=self.params.magic, manual=manual,
-                    whitelisted=self._whitelisted_host(host),
+                    whitelisted=self.is_whitelisted(host),
                     timeouts=self.config.peer_timeouts)
         self.peers[peer.id] = peer
         return peer
@@ -280,21 +280,16 @@ class P2PService:
         peer.close("disconnected by request")
         return True
 
-    def is_whitelisted(self, peer: Peer) -> bool:
+    def is_whitelisted(self, host: str) -> bool:
         """Core's -whitelist with the noban and mempool permissions: never disconnected or
         discouraged for misbehaving, served BIP35 ``mempool`` requests, sent transaction
         announcements without trickle delay. Worked out once per connection, into
-        ``Peer.whitelisted``, which is what the service and relay read."""
-        return self._whitelisted_host(peer.host)
-
-    def _whitelisted_host(self, host: str) -> bool:
+        ``Peer.whitelisted``, which is what the service and relay read. A host name (a
+        ``--connect`` peer) is never whitelisted."""
         if not self._whitelist:
             return False
         ip = _host_ip(host)
-        return ip is not None and self._whitelisted_ip(ip)
-
-    def _whitelisted_ip(self, ip: Address) -> bool:
-        return any(ip in net for net in self._whitelist)
+        return ip is not None and any(ip in net for net in self._whitelist)
 
     def may_ask_mempool(self, peer: Peer) -> bool:
         """Whether a BIP35 ``mempool`` request from ``peer`` is answered: whitelisted (Core:
@@ -302,8 +297,10 @@ class P2PService:
         by default). The host is read as bans and the whitelist read it (``parse_host``), so an
         IPv4-mapped loopback peer (``::ffff:127.0.0.1``) is local, as in Core, whose CNetAddr
         holds a mapped address as IPv4 and so finds it IsLocal."""
+        if peer.whitelisted:
+            return True
         ip = _host_ip(peer.host)
-        return ip is not None and (is_local_ip(ip) or self._whitelisted_ip(ip))
+        return ip is not None and is_local_ip(ip)
 
     # -- PeerOwner ---------------------------------------------------------------------------------
     def version_for(self, peer: Peer) -> Version:

@@ -13,6 +13,7 @@ import node.cli
 from node.consensus.params import REGTEST
 from node.p2p import service as service_mod
 from node.p2p.banman import BanMan
+from node.p2p.peer import Peer
 from node.p2p.service import P2PConfig, P2PService
 
 
@@ -22,8 +23,11 @@ def whitelisting(tmp_path, entries: list[str]) -> P2PService:
                       P2PConfig(whitelist=entries))
 
 
-def peer_at(host: str) -> SimpleNamespace:
-    return SimpleNamespace(host=host, port=18444)
+def connected(service: P2PService, host: str) -> Peer:
+    """An inbound peer at ``host`` as the service makes one: its whitelisting decided then."""
+    writer = SimpleNamespace(transport=SimpleNamespace(set_write_buffer_limits=lambda high: None))
+    return service._new_peer(None, writer, inbound=True, host=host, port=18444,  # type: ignore[arg-type]
+                             manual=False)
 
 
 @pytest.mark.parametrize("entry, host", [
@@ -37,7 +41,7 @@ def peer_at(host: str) -> SimpleNamespace:
 ])
 def test_a_peer_is_whitelisted_whatever_form_its_address_or_the_entry_takes(tmp_path, entry,
                                                                              host):
-    assert whitelisting(tmp_path, [entry]).is_whitelisted(peer_at(host))  # type: ignore[arg-type]
+    assert whitelisting(tmp_path, [entry]).is_whitelisted(host)
 
 
 @pytest.mark.parametrize("entry", ["127.0.0.1", "10.0.0.0/8", "::ffff:127.0.0.1",
@@ -53,7 +57,7 @@ def test_whitelisting_and_banning_an_entry_mean_the_same_hosts(tmp_path, entry):
         bans.ban(entry)
         for host in hosts:
             banned = host != "peer.example.org" and bans.is_banned(host)
-            assert service.is_whitelisted(peer_at(host)) is banned, host  # type: ignore[arg-type]
+            assert service.is_whitelisted(host) is banned, host
     finally:
         bans.close()
 
@@ -97,8 +101,8 @@ def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, r
     assert result.exit_code == 0, result.output
     (config,) = run_node_config
     service = whitelisting(tmp_path, list(config.whitelist))
-    assert service.is_whitelisted(peer_at("127.0.0.1"))  # type: ignore[arg-type]
-    assert not service.is_whitelisted(peer_at("127.0.0.2"))  # type: ignore[arg-type]
+    assert service.is_whitelisted("127.0.0.1")
+    assert not service.is_whitelisted("127.0.0.2")
 
 
 @pytest.mark.parametrize("host, local", [
@@ -112,7 +116,7 @@ def test_a_local_peer_may_ask_for_the_mempool_whatever_form_its_address_takes(tm
     """BIP35 ``mempool`` is answered for local peers; an IPv4-mapped loopback address is the
     loopback address, as bans and the whitelist read it (a host name is never local)."""
     service = whitelisting(tmp_path, [])
-    assert service.may_ask_mempool(peer_at(host)) is local  # type: ignore[arg-type]
+    assert service.may_ask_mempool(connected(service, host)) is local
 
 
 @pytest.mark.parametrize("entries", [[], ["10.0.0.0/8"], ["::ffff:192.168.0.0/112"]])
@@ -120,25 +124,20 @@ def test_a_peer_may_ask_for_the_mempool_in_either_form_of_its_address(tmp_path, 
     service = whitelisting(tmp_path, entries)
 
     def may_ask(host: str) -> bool:
-        return service.may_ask_mempool(peer_at(host))  # type: ignore[arg-type]
+        return service.may_ask_mempool(connected(service, host))
 
     for v4 in ["127.0.0.1", "127.255.0.9", "0.0.0.0", "10.1.2.3", "192.168.7.7", "8.8.8.8"]:
-        whitelisted = service.is_whitelisted(peer_at(v4))  # type: ignore[arg-type]
+        whitelisted = service.is_whitelisted(v4)
         assert may_ask(v4) is (v4.startswith(("127.", "0.")) or whitelisted), v4
         assert may_ask(f"::ffff:{v4}") is may_ask(v4), v4
 
 
 def test_whitelisting_is_decided_once_when_the_connection_is_made(tmp_path, monkeypatch):
     """Core keeps a peer's permissions on its CNode: the address is read against the whitelist
-    when the peer is made, not on every trickle or misbehaviour."""
+    when the peer is made, not on every trickle, misbehaviour or mempool request."""
     service = whitelisting(tmp_path, ["10.0.0.0/8"])
-    writer = SimpleNamespace(transport=SimpleNamespace(set_write_buffer_limits=lambda high: None))
-
-    def peer(host: str):
-        return service._new_peer(None, writer, inbound=True, host=host, port=1,  # type: ignore[arg-type]
-                                 manual=False)
-
-    listed, other, named = peer("10.1.2.3"), peer("11.1.2.3"), peer("peer.example.org")
+    listed, other, named = (connected(service, h) for h in ("10.1.2.3", "11.1.2.3",
+                                                            "peer.example.org"))
     assert listed.whitelisted and not other.whitelisted and not named.whitelisted
 
     def no_parsing(host: str):
@@ -147,3 +146,4 @@ def test_whitelisting_is_decided_once_when_the_connection_is_made(tmp_path, monk
     monkeypatch.setattr(service_mod, "parse_host", no_parsing)
     service.on_misbehaving(listed, "a test")  # spared, by the flag
     assert not listed.closed
+    assert service.may_ask_mempool(listed)  # BIP35 served, by the flag too
