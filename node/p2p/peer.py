@@ -68,7 +68,7 @@ class PeerTimeouts:
 
 
 # The close reason of a stream that cannot be read as messages (a WireError), logged at info
-# where it is found: the owner's disconnect line for such a peer goes to debug.
+# where it is found (Peer.close_logged): the owner's disconnect line for such a peer goes to debug.
 UNREADABLE = "unreadable stream"
 
 
@@ -179,6 +179,9 @@ class Peer:
         self.getaddr_answered = False
         self.closed = False
         self.close_reason = ""
+        # run() logged why the peer closes at info (an unreadable stream): the owner's own
+        # disconnect line would say it twice, so it keeps that line to debug.
+        self.close_logged = False
         self._tasks: list[asyncio.Task] = []
         self._leftover: list[Message] = []
 
@@ -282,6 +285,8 @@ class Peer:
             # closed, without Misbehaving (the peer may just be on another network). Logged
             # here, as Core's "Header error", since it may come before the handshake is done.
             log.info("%r: %s (%s): disconnected", self, UNREADABLE, e)
+            # Already closed, the peer keeps its earlier reason, which nobody logged.
+            self.close_logged = not self.closed
             self.close(f"{UNREADABLE}: {e}")
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as e:
             self.close(f"connection lost ({type(e).__name__})")

@@ -64,7 +64,7 @@ from .netaddr import (
     parse_host,
     parse_subnet,
 )
-from .peer import UNREADABLE, Peer, PeerTimeouts, version_message
+from .peer import Peer, PeerTimeouts, version_message
 from .relay import TxRelay
 from .sync import BlockSync, SyncTimeouts
 
@@ -368,7 +368,7 @@ class P2PService:
         if peer.established:
             # One info line per disconnect: a reason Peer.run already logged at info (an
             # unreadable stream) is repeated only at debug.
-            log.log(logging.DEBUG if peer.close_reason.startswith(UNREADABLE) else logging.INFO,
+            log.log(logging.DEBUG if peer.close_logged else logging.INFO,
                     "peer disconnected: %r (%s)", peer, peer.close_reason)
         else:
             log.debug("%r closed before the handshake: %s", peer, peer.close_reason)
