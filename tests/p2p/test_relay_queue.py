@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from node.mempool.mempool import MempoolEntry
 from node.p2p import relay as relay_mod
 from node.p2p.messages import MSG_TX, MSG_WTX, Inv
 from node.p2p.relay import TxRelay
@@ -15,35 +16,27 @@ from node.p2p.relay import TxRelay
 
 @dataclass(eq=False)
 class FakeTx:
-    txid: bytes
-    wtxid: bytes
-
-
-@dataclass(eq=False)
-class FakeEntry:
+    """What relay and MempoolEntry read of a transaction: its two hashes, made from a name."""
     name: str
-    ancestor_count: int
-    fee: int
-    vsize: int = 100
-    tx: FakeTx = field(init=False)
+    txid: bytes = field(init=False)
+    wtxid: bytes = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tx = FakeTx(self.name.encode().ljust(32, b"t"), self.name.encode().ljust(32, b"w"))
+        self.txid = self.name.encode().ljust(32, b"t")
+        self.wtxid = self.name.encode().ljust(32, b"w")
 
-    @property
-    def txid(self) -> bytes:
-        return self.tx.txid
 
-    @property
-    def fee_rate(self) -> float:
-        return self.fee / self.vsize
+def entry(name: str, ancestor_count: int, fee: int, vsize: int = 100) -> MempoolEntry:
+    """A real pool entry, so the order follows MempoolEntry's own txid and fee_rate."""
+    return MempoolEntry(FakeTx(name), fee, vsize, sigop_cost=0, time=0,  # type: ignore[arg-type]
+                        height=0, ancestor_count=ancestor_count)
 
 
 @dataclass
 class FakePool:
-    entries: dict[bytes, FakeEntry] = field(default_factory=dict)
+    entries: dict[bytes, MempoolEntry] = field(default_factory=dict)
 
-    def get(self, txid: bytes) -> FakeEntry | None:
+    def get(self, txid: bytes) -> MempoolEntry | None:
         return self.entries.get(txid)
 
 
@@ -59,7 +52,7 @@ class FakePeer:
 
 
 def names(entries) -> list[str]:
-    return [e.name for e in entries]
+    return [e.tx.name for e in entries]
 
 
 @pytest.mark.parametrize("wtxid_relay", [True, False])
@@ -67,20 +60,20 @@ def test_a_trickle_sends_parents_first_then_by_fee_rate_then_in_queue_order(monk
                                                                              wtxid_relay):
     monkeypatch.setattr(relay_mod, "INVENTORY_BROADCAST_MAX", 5)
     entries = [
-        FakeEntry("a", 1, 1000), FakeEntry("b", 2, 5000), FakeEntry("c", 1, 2000),
-        FakeEntry("d", 1, 1000),  # ties with a: after it
-        FakeEntry("e", 3, 100_000), FakeEntry("f", 1, 3000, vsize=200),
-        FakeEntry("g", 1, 9000),  # replaced in the pool: dropped
-        FakeEntry("h", 1, 50),  # below the peer's fee filter: dropped
-        FakeEntry("i", 2, 5000), FakeEntry("j", 1, 2000), FakeEntry("k", 1, 1000),
-        FakeEntry("l", 1, 9000),  # gone from the pool: dropped
+        entry("a", 1, 1000), entry("b", 2, 5000), entry("c", 1, 2000),
+        entry("d", 1, 1000),  # ties with a: after it
+        entry("e", 3, 100_000), entry("f", 1, 3000, vsize=200),
+        entry("g", 1, 9000),  # replaced in the pool: dropped
+        entry("h", 1, 50),  # below the peer's fee filter: dropped
+        entry("i", 2, 5000), entry("j", 1, 2000), entry("k", 1, 1000),
+        entry("l", 1, 9000),  # gone from the pool: dropped
     ]
-    pool = FakePool({e.txid: e for e in entries if e.name != "l"})
-    pool.entries[entries[6].txid] = FakeEntry("g", 1, 9000)  # same txid, another entry
+    pool = FakePool({e.txid: e for e in entries if e.tx.name != "l"})
+    pool.entries[entries[6].txid] = entry("g", 1, 9000)  # same txid, another entry
     relay = TxRelay(pool, {}, None, None, lambda p: False)  # type: ignore[arg-type]
     peer = FakePeer(wtxid_relay)
     queue = {e.txid: e for e in entries}
-    by_hash = {(e.tx.wtxid if wtxid_relay else e.txid): e.name for e in entries}
+    by_hash = {(e.tx.wtxid if wtxid_relay else e.txid): e.tx.name for e in entries}
 
     def sent_names() -> list[str]:
         (inv,) = peer.sent
@@ -100,7 +93,7 @@ def test_a_trickle_sends_parents_first_then_by_fee_rate_then_in_queue_order(monk
 
 
 def test_a_queue_of_nothing_live_is_emptied_and_sends_nothing():
-    dead = FakeEntry("x", 1, 1000)
+    dead = entry("x", 1, 1000)
     relay = TxRelay(FakePool(), {}, None, None, lambda p: False)  # type: ignore[arg-type]
     peer = FakePeer(True)
     queue = {dead.txid: dead}
