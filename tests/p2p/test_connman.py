@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 
 from node.consensus.params import REGTEST
-from node.p2p.addrman import AddrMan
 from node.p2p.connman import ADDRMAN_RETRY, ConnectionManager
 from node.p2p.netaddr import NetAddr
 from node.p2p.service import P2PService
@@ -57,70 +56,55 @@ def test_a_manual_peer_dropped_before_the_handshake_backs_off_one_step(tmp_path)
     assert connman._backoff[ADDNODE][0] == 2
 
 
-def test_automatic_failures_are_counted_by_the_address_manager_only(tmp_path):
-    addrman = AddrMan(tmp_path / "peers")
-    try:
-        addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
-        service, connman, dialled = _service(tmp_path, addrman)
-        connman.tick()
-        assert (*AUTOMATIC, False) in dialled
-        _drop_before_handshake(service, AUTOMATIC, manual=False)
-        connman.failed(*AUTOMATIC)  # the dial itself failing: nothing either
-        assert AUTOMATIC not in connman._backoff
-        info = addrman.info(*AUTOMATIC)
-        assert info is not None and info.attempts == 1 and info.last_success == 0
-    finally:
-        addrman.close()
+def test_automatic_failures_are_counted_by_the_address_manager_only(tmp_path, addrman):
+    addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
+    service, connman, dialled = _service(tmp_path, addrman)
+    connman.tick()
+    assert (*AUTOMATIC, False) in dialled
+    _drop_before_handshake(service, AUTOMATIC, manual=False)
+    connman.failed(*AUTOMATIC)  # the dial itself failing: nothing either
+    assert AUTOMATIC not in connman._backoff
+    info = addrman.info(*AUTOMATIC)
+    assert info is not None and info.attempts == 1 and info.last_success == 0
 
 
-def test_tries_of_automatic_addresses_are_forgotten_after_the_retry_window(tmp_path):
+def test_tries_of_automatic_addresses_are_forgotten_after_the_retry_window(tmp_path, addrman):
     # Each try keeps its address out of the next minute's picks; after that it is dropped,
     # not kept for the life of the node.
-    addrman = AddrMan(tmp_path / "peers")
-    try:
-        _, connman, _ = _service(tmp_path, addrman)
-        old = time.monotonic() - ADDRMAN_RETRY - 1
-        connman._last_auto_try = {(f"10.0.0.{i}", 8333): old for i in range(256)}
-        recent = ("10.1.0.1", 8333)
-        connman._last_auto_try[recent] = time.monotonic()
-        connman.tick()  # an empty address book: nothing is dialled
-        assert connman._last_auto_try == {recent: connman._last_auto_try[recent]}
-    finally:
-        addrman.close()
+    _, connman, _ = _service(tmp_path, addrman)
+    old = time.monotonic() - ADDRMAN_RETRY - 1
+    connman._last_auto_try = {(f"10.0.0.{i}", 8333): old for i in range(256)}
+    recent = ("10.1.0.1", 8333)
+    connman._last_auto_try[recent] = time.monotonic()
+    connman.tick()  # an empty address book: nothing is dialled
+    assert connman._last_auto_try == {recent: connman._last_auto_try[recent]}
 
 
-def test_an_addnode_peer_named_by_host_name_leaves_automatic_dials_going(tmp_path):
+def test_an_addnode_peer_named_by_host_name_leaves_automatic_dials_going(tmp_path, addrman):
     # The name stays a name (canonical_or_name) in the dialling and peer keys that tick
     # excludes from selection; the address manager used to raise on it, which ended the
     # outbound loop and with it every automatic connection.
-    addrman = AddrMan(tmp_path / "peers")
-    try:
-        service, connman, dialled = _service(tmp_path, addrman)
-        connman.addnode = [("seed.example.org", 18444)]
-        connman.tick()  # an empty address book: only the addnode peer is dialled
-        assert dialled == [("seed.example.org", 18444, True)]
-        peer = SimpleNamespace(id=1, inbound=False, manual=True, host="seed.example.org",
-                               port=18444)
-        service.peers[peer.id] = peer  # type: ignore[assignment]
-        addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
-        connman.tick()  # still dialling it, and connected to it under the same name
-        assert dialled[1:] == [(*AUTOMATIC, False)]
-    finally:
-        addrman.close()
+    service, connman, dialled = _service(tmp_path, addrman)
+    connman.addnode = [("seed.example.org", 18444)]
+    connman.tick()  # an empty address book: only the addnode peer is dialled
+    assert dialled == [("seed.example.org", 18444, True)]
+    peer = SimpleNamespace(id=1, inbound=False, manual=True, host="seed.example.org",
+                           port=18444)
+    service.peers[peer.id] = peer  # type: ignore[assignment]
+    addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
+    connman.tick()  # still dialling it, and connected to it under the same name
+    assert dialled[1:] == [(*AUTOMATIC, False)]
 
 
-def test_the_listening_address_is_not_picked_in_whatever_form_the_socket_gives_it(tmp_path):
+def test_the_listening_address_is_not_picked_in_whatever_form_the_socket_gives_it(tmp_path,
+                                                                                  addrman):
     # The address manager compares canonical keys as they are; the one key the kernel
     # spells (an IPv4-mapped IPv6 listening address) is made canonical by the tick.
-    addrman = AddrMan(tmp_path / "peers")
-    try:
-        addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
-        _, connman, dialled = _service(tmp_path, addrman)
-        connman.listen_address = (f"::ffff:{AUTOMATIC[0]}", AUTOMATIC[1])
-        connman.tick()
-        assert (*AUTOMATIC, False) not in dialled
-    finally:
-        addrman.close()
+    addrman.add([NetAddr(9, *AUTOMATIC, int(time.time()))], source="127.0.0.2")
+    _, connman, dialled = _service(tmp_path, addrman)
+    connman.listen_address = (f"::ffff:{AUTOMATIC[0]}", AUTOMATIC[1])
+    connman.tick()
+    assert (*AUTOMATIC, False) not in dialled
 
 
 @pytest.mark.parametrize(("host", "logged"), [("::1", "[::1]:"), ("127.0.0.1", "127.0.0.1:")])
