@@ -29,8 +29,9 @@ from node.p2p.messages import (
     Verack,
     WtxidRelay,
 )
-from node.p2p.peer import PeerTimeouts
+from node.p2p.peer import Peer, PeerTimeouts
 from node.p2p.relay import MAX_UNREQUESTED_TXS
+from node.p2p.service import P2PService
 from node.p2p.sync import MAX_UNCONNECTING_HEADERS, MAX_UNREQUESTED_BLOCKS, SyncTimeouts
 from node.p2p.wire import frame
 
@@ -60,6 +61,19 @@ def _bad_pow_header(prev: BlockIndex) -> BlockHeader:
         if not check_proof_of_work(h.hash, h.bits, REGTEST):
             return h
     raise AssertionError("every nonce met the target")
+
+
+def _record_close_reasons(service: P2PService) -> list[str]:
+    """The close reason of each peer the service lets go, in order, as it lets it go."""
+    reasons: list[str] = []
+    on_disconnect = service.on_disconnect
+
+    def record(peer: Peer) -> None:
+        reasons.append(peer.close_reason)
+        on_disconnect(peer)
+
+    service.on_disconnect = record  # type: ignore[method-assign]
+    return reasons
 
 
 @pytest.fixture
@@ -218,14 +232,7 @@ def test_silent_peers_time_out_in_the_handshake_and_after_it(tmp_path):
         service = await start_service(tmp_path / "n", peer_timeouts=PeerTimeouts(
             handshake=0.5, ping_interval=0.2, inactivity=1.0))
         host, port = service.listen_address  # type: ignore[misc]
-        reasons: list[str] = []
-        on_disconnect = service.on_disconnect
-
-        def record(peer):
-            reasons.append(peer.close_reason)
-            on_disconnect(peer)
-
-        service.on_disconnect = record  # type: ignore[method-assign]
+        reasons = _record_close_reasons(service)
         try:
             silent = await WireClient().connect(host, port)
             started = time.monotonic()
@@ -299,17 +306,11 @@ def test_a_timeout_after_the_handshake_is_not_called_a_handshake_timeout(tmp_pat
     an OSError (a socket's ETIMEDOUT raises one): the connection is taken as lost."""
     async def main() -> None:
         service = await start_service(tmp_path / "n")
-        reasons: list[str] = []
-        on_disconnect = service.on_disconnect
-
-        def record(peer):
-            reasons.append(peer.close_reason)
-            on_disconnect(peer)
+        reasons = _record_close_reasons(service)
 
         async def timing_out(peer, msg):
             raise TimeoutError
 
-        service.on_disconnect = record  # type: ignore[method-assign]
         service.handlers["getaddr"] = timing_out
         host, port = service.listen_address  # type: ignore[misc]
         try:
