@@ -357,7 +357,10 @@ def _client(settings: Settings, url: str | None, need_token: bool = False) -> No
     except CookieError as e:
         if need_token:
             raise click.ClickException(str(e)) from None
-    return NodeClient(url or connect_url(settings.rest_bind), token)
+    try:
+        return NodeClient(url or connect_url(settings.rest_bind), token)
+    except ClientError as e:  # a bad --rest URL
+        raise click.ClickException(str(e)) from None
 
 
 def _call(fn, *args):

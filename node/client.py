@@ -1,7 +1,12 @@
 """A small client of a running node's API, for the ``minicash-node`` client subcommands.
 
 Uses only the standard library (urllib): one request per command, the admin token from
-``<datadir>/.cookie``, and every failure turned into :class:`ClientError` with one line."""
+``<datadir>/.cookie``, and every failure turned into :class:`ClientError` with one line.
+
+The base URL is checked as the wallet checks its node URL, by the wallet's own
+:func:`wallet.esplora.check_url`: both clients append request paths to a base URL with urllib.
+The check lives with the wallet because the wallet may import nothing from ``node`` but
+``node.consensus`` (ARCHITECTURE.md), and a URL check is no consensus rule."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from wallet.esplora import BadNodeURL, check_url
+
 
 class ClientError(Exception):
     pass
@@ -18,6 +25,10 @@ class ClientError(Exception):
 
 class NodeClient:
     def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        try:
+            check_url(base_url)
+        except BadNodeURL as e:
+            raise ClientError(str(e)) from None
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
@@ -43,9 +54,8 @@ class NodeClient:
             reason = getattr(e, "reason", e)
             raise ClientError(f"cannot reach the node at {self.base_url} ({reason})") from None
         except (ValueError, http.client.InvalidURL) as e:
-            # No scheme, an unclosed [v6 host (ValueError), a port that is not a number
-            # (InvalidURL, an HTTPException).
-            raise ClientError(f"bad node URL {self.base_url} ({e})") from None
+            # Whatever check_url did not foresee: still one line, in check_url's format.
+            raise ClientError(str(BadNodeURL(self.base_url, str(e)))) from None
         try:
             return json.loads(raw)
         except ValueError:

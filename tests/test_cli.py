@@ -56,10 +56,18 @@ def _one_line_error(result: Result, prefix: str, fragment: str = "") -> None:
     assert line.startswith(prefix) and fragment in line, line
 
 
-@pytest.mark.parametrize("url", ["foo", "http://h:abc", "http://[::1"])
-def test_a_bad_node_url_is_one_line_not_a_traceback(url, tmp_path):
+@pytest.mark.parametrize(("url", "why"), [
+    ("foo", "expected an http:// or https:// URL"),
+    ("http://h:abc", "Port could not be cast"),
+    ("http://[::1", "Invalid IPv6 URL"),
+    # The client appends each request's path to the URL: 'http://h/?x/node/info' and
+    # 'http://h/#x/node/info' would ask for '/' instead.
+    ("http://127.0.0.1:1/?x", "no query or fragment"),
+    ("http://127.0.0.1:1/#x", "no query or fragment"),
+])
+def test_a_bad_node_url_is_one_line_not_a_traceback(url, why, tmp_path):
     result = CliRunner().invoke(node_main, ["status", "--rest", url, "--datadir", str(tmp_path)])
-    _one_line_error(result, f"Error: bad node URL {url} (")
+    _one_line_error(result, f"Error: bad node URL {url!r}: ", why)
 
 
 # -- where the client commands find the node -------------------------------------------------------

@@ -27,7 +27,8 @@ class BadNodeURL(Exception):
 
 def check_url(url: str) -> None:
     """Refuse a URL urllib would fail on with a bare ValueError or InvalidURL (a traceback),
-    or that could never reach an Esplora server; ``BadNodeURL`` says which part is wrong."""
+    or that could never reach an Esplora server; ``BadNodeURL`` says which part is wrong.
+    ``node.client`` checks the node's API URL with it too (it builds requests the same way)."""
     if any(c <= " " or c == "\x7f" for c in url):
         raise BadNodeURL(url, "it contains a space or control character")
     try:
