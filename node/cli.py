@@ -487,12 +487,14 @@ def _client_flags(node: Node, config_file: Path | None, url: str) -> str:
     config = config_file.absolute() if config_file is not None else None
     if config == datadir / CONFIG_FILE_NAME:
         config = None  # found without --config
-    # The settings the hint gives a client command. The datadir is there even where the hint
-    # leaves it out: the default one, which _found_url, reading no MINICASH_HOME, would miss.
+    # The settings the hint gives a client command (the datadir is there even where the hint
+    # leaves it out, as the default a plain shell finds).
     given: dict[str, object] = {"network": None if net == DEFAULT_NETWORK else net,
                                 "datadir": datadir, "config": config}
     flags = [] if net == DEFAULT_NETWORK else ["--network", net]
-    if datadir != default_datadir(net).absolute():
+    # The default datadir as the shell the hint is typed in sees it, like _found_url: the
+    # node's MINICASH_HOME need not be set there.
+    if datadir != default_datadir(net, {}).absolute():
         flags += ["--datadir", str(datadir)]
     if config is not None:
         flags += ["--config", str(config)]

@@ -235,16 +235,28 @@ def test_the_welcome_banner_shows_urls_a_browser_and_curl_can_open(capsys, bound
     assert text.count("http://") == text.count(url), text  # no other spelling anywhere
 
 
+@pytest.mark.parametrize("node_home", [None, "node home"],
+                         ids=["default home", "the node's MINICASH_HOME"])
 def test_the_welcome_hints_leave_out_the_default_datadir_and_config_file(
-        capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICASH_HOME", str(tmp_path))
-    datadir = tmp_path / "regtest"
+        capsys, tmp_path, monkeypatch, node_home):
+    # The default as a plain shell sees it: ~/.minicash. A datadir under the node's own
+    # MINICASH_HOME is named, as the shell the hint is typed in need not have that variable.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = tmp_path / ".minicash"
+    if node_home is not None:
+        home = tmp_path / node_home
+        monkeypatch.setenv("MINICASH_HOME", str(home))
+
+    def flag(datadir: Path) -> str:
+        return "" if node_home is None else f" --datadir {shlex.quote(str(datadir))}"
+    datadir = home / "regtest"
     text = _welcome(capsys, ("127.0.0.1", 18443), datadir, datadir / "minicash.toml")
-    assert _hints(text) == ["minicash-node status", "minicash-node generate 10"]
-    devnet = tmp_path / "devnet"
+    assert _hints(text) == [f"minicash-node status{flag(datadir)}",
+                            f"minicash-node generate 10{flag(datadir)}"]
+    devnet = home / "devnet"
     text = _welcome(capsys, ("127.0.0.1", 28443), devnet, network="devnet")
-    assert _hints(text) == ["minicash-node status --network devnet",
-                            "minicash-node generate 10 --network devnet"]
+    assert _hints(text) == [f"minicash-node status --network devnet{flag(devnet)}",
+                            f"minicash-node generate 10 --network devnet{flag(devnet)}"]
 
 
 def test_the_welcome_hints_name_another_datadir_and_config_file_quoted_for_the_shell(
@@ -269,9 +281,9 @@ def test_the_welcome_hints_name_another_datadir_and_config_file_quoted_for_the_s
 
 def test_the_welcome_hints_give_the_api_url_where_the_settings_would_not_find_it(
         capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("MINICASH_HOME", str(tmp_path))
-    datadir = tmp_path / "regtest"
-    datadir.mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path))
+    datadir = tmp_path / ".minicash" / "regtest"
+    datadir.mkdir(parents=True)
     # Bound elsewhere than the network's default (run's --rest-bind or MINICASH_REST_BIND,
     # which the shell the hint is typed in may not have): the URL it answers on, quoted.
     text = _welcome(capsys, ("::1", 5000), datadir)
