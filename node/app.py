@@ -244,8 +244,10 @@ class Node:
         """Switch the miner on or off. A setting not given stays as it was (at first: the
         configured miner address, else the miner key, and mine-interval), so mining switched
         off and on again pays the same address at the same pace, and settings sent with
-        "off" are the next "on"'s. The node has one Miner for its life, stopped and started
-        under a lock: two requests at once cannot leave a second one running."""
+        "off" are the next "on"'s. A running miner told "on" keeps running with the new
+        settings (a restart would mine a block at once, whatever the interval). The node has
+        one Miner for its life, stopped and started under a lock: two requests at once cannot
+        leave a second one running."""
         async with self._mining_lock:
             miner = self.miner
             if miner is None:
@@ -259,14 +261,12 @@ class Node:
                     self._searcher(), interval=cfg.mine_interval if interval is None else interval,
                     submit=self.submit_block)
             else:
-                was_running = miner.running
-                await miner.stop()
-                if script is not None:
-                    miner.script_pubkey = script
-                if interval is not None:
-                    miner.interval = interval
-                if was_running and not enabled:
-                    log.info("mining stopped")
+                if not (enabled and miner.running):  # off, or on again after it stopped
+                    was_running = miner.running
+                    await miner.stop()
+                    if was_running and not enabled:
+                        log.info("mining stopped")
+                miner.configure(script, interval)
             if enabled:
                 miner.start()
             info = self._mining_info()

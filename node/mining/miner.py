@@ -73,6 +73,7 @@ class Miner:
         self.blocks_found = 0
         self._task: asyncio.Task | None = None
         self._stale = asyncio.Event()
+        self._retuned = asyncio.Event()  # set by configure: the interval wait is recomputed
         self._template_fees = 0
         self._template_tip: BlockIndex | None = None
 
@@ -99,6 +100,18 @@ class Miner:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def configure(self, script_pubkey: bytes | None = None, interval: float | None = None) -> None:
+        """Change what the miner pays or its pace (None: unchanged), running or not, without a
+        restart: a running miner keeps the time of its last block, so the next one still comes
+        an interval after it. A new script abandons the search under way (its template pays
+        the old one); a new interval applies to the wait under way."""
+        if script_pubkey is not None and script_pubkey != self.script_pubkey:
+            self.script_pubkey = script_pubkey
+            self._stale.set()
+        if interval is not None:
+            self.interval = interval
+        self._retuned.set()
+
     # -- chain listener: a new tip from anywhere makes the current work stale -------------------
     def block_connected(self, block: Block, index: BlockIndex) -> None:
         if index is not self._template_tip:
@@ -117,10 +130,15 @@ class Miner:
     async def _run(self) -> None:
         last_block = 0.0
         while True:
-            if self.interval:
+            while self.interval:
                 wait = last_block + self.interval - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                if wait <= 0:
+                    break
+                self._retuned.clear()
+                try:  # until the interval is over, or configure changes it
+                    await asyncio.wait_for(self._retuned.wait(), wait)
+                except TimeoutError:
+                    pass
             block = await self._mine_one()
             if block is None:
                 continue  # stale or refreshed: build a new template
