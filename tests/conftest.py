@@ -20,7 +20,8 @@ def no_minicash_env() -> Iterator[None]:
     settings a test gives are the only ones: for every test, as a developer's shell may well
     set some (a test wanting one sets it itself). Its own MonkeyPatch, not the ``monkeypatch``
     fixture: an autouse fixture's would be undone after every other fixture's teardown,
-    where a test's patches must be undone before them."""
+    where a test's patches must be undone before them. Fixtures of a wider scope are set up
+    before this one and see the variables: ``start_node`` strips them itself."""
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
             if name.startswith("MINICASH_"):

@@ -24,7 +24,12 @@ def start_node(datadir: Path, *args: str, rest_bind: str | None = "127.0.0.1:0",
     the node's settings decide), stderr piped as text for `wait_for_lines`. ``args`` come after
     those flags, so a --p2p-bind among them wins. The node has the test's environment without
     its MINICASH_* variables (a developer's settings never reach it), plus ``env``. The caller
-    stops the process."""
+    stops the process.
+
+    The autouse fixture ``no_minicash_env`` does not make that filter redundant: it is
+    function-scoped, and pytest sets up a wider-scoped fixture before it, so a node started by
+    a module-scoped fixture (tests/explorer/test_pages.py's ``chain``) would otherwise get the
+    developer's MINICASH_* variables."""
     if rest_bind == "127.0.0.1:0":
         rest_bind = f"127.0.0.1:{free_port()}"
     rest = [] if rest_bind is None else ["--rest-bind", rest_bind]
