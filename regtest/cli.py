@@ -44,21 +44,16 @@ def _fail(e: Exception) -> NoReturn:
     sys.exit(1)
 
 
-class _Command(click.Command):
-    """A regtest command: any of ERRORS from its body ends it with one line, ``error: ...``
-    on stderr, and exit status 1, rather than a traceback. Only a command run from the
-    command line gets this: ``ctx.invoke`` calls the body directly, so ``demo``'s errors from
-    ``up`` reach ``demo``."""
+class _Group(click.Group):
+    """Any of ERRORS from a command ends it with one line, ``error: ...`` on stderr, and exit
+    status 1, rather than a traceback. They are caught here, around the whole command, so a
+    command that calls another with ``ctx.invoke`` (``demo``) sees that one's errors first."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ERRORS as e:
             _fail(e)
-
-
-class _Group(click.Group):
-    command_class = _Command
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -470,7 +465,7 @@ def demo(keep: bool, root: Path | None) -> None:
             raise ControlError(f"{payee.name} received {after - before} sat, not 150000000")
         ctx.invoke(balances, root=root, as_json=False)
     except ERRORS as e:
-        # Here, not in _Command: the error is reported before the teardown below prints.
+        # Here, not in _Group: the error is reported before the teardown below prints.
         _fail(e)
     finally:
         if not keep and NetState.exists(root):
