@@ -27,6 +27,10 @@ from .state import NetState, NodeState, StateError
 from .wallets import WalletError
 
 ERRORS = (SpecError, StateError, ProcError, ControlError, WalletError, ClientError)
+# `status --watch`: the shortest and longest refresh, in seconds (time.sleep takes neither NaN
+# nor infinity).
+MIN_WATCH_INTERVAL = 0.1
+MAX_WATCH_INTERVAL = 86400.0  # a day
 
 
 def default_dir() -> Path:
@@ -299,8 +303,9 @@ def start_cmd(node: str, root: Path | None) -> None:
 # -- looking ---------------------------------------------------------------------------------
 @main.command()
 @click.option("--watch", type=float, default=None, metavar="SECONDS",
-              callback=seconds(0.1, 86400),
-              help="Refresh every SECONDS (0.1 or more) until Ctrl-C.")
+              callback=seconds(MIN_WATCH_INTERVAL, MAX_WATCH_INTERVAL),
+              help=f"Refresh every SECONDS ({MIN_WATCH_INTERVAL:g} to {MAX_WATCH_INTERVAL:g}) "
+                   "until Ctrl-C.")
 @_dir_option
 def status(watch: float | None, root: Path | None) -> None:
     """A table of every node: height, tip, peers, mempool, mining; forks show as letters."""

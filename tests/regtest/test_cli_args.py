@@ -35,7 +35,7 @@ def _one_line_error(result: Result, expected: str) -> None:
 
 
 # NaN and infinity reached time.sleep once (a ValueError or OverflowError traceback).
-@pytest.mark.parametrize("seconds", ["-1", "0", "0.01", "nan", "inf", "1e300"])
+@pytest.mark.parametrize("seconds", ["-1", "0", "0.01", "nan", "inf", "1e300", "86401"])
 def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seconds,
                                                                         monkeypatch):
     def interrupt(_seconds):  # a watch that did start stops at its first wait, as on Ctrl-C
@@ -45,6 +45,13 @@ def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seco
     result = CliRunner().invoke(main, ["status", "--watch", seconds, "--dir", str(net)])
     assert result.exit_code == 2, result.output
     assert "Invalid value for '--watch'" in result.output
+    assert "from 0.1 to 86400" in result.output
+
+
+def test_status_help_gives_the_watch_intervals_bounds():
+    result = CliRunner().invoke(main, ["status", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Refresh every SECONDS (0.1 to 86400) until Ctrl-C." in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize("seconds", ["86401", "1e9", "-1", "nan", "inf"])
