@@ -62,7 +62,7 @@ class BlockView:
     def revertible(self) -> bool:
         """Whether :meth:`revert` could take a :meth:`commit` back exactly. Asked once the
         block's changes are all in, just before the commit, which then spares asking again."""
-        self._revertible = self.base.revertible(self.spent, self.added)
+        self._revertible = self.base.revertible(self.added)
         return self._revertible
 
     def commit(self) -> None:

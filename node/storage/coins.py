@@ -319,14 +319,14 @@ class CoinsCache:
             self._dirty.add(key)
         return coin  # type: ignore[return-value]
 
-    def revertible(self, spent: Mapping[tuple[bytes, int], Coin],
-                   added: Mapping[tuple[bytes, int], Coin]) -> bool:
-        """Whether :meth:`revert_block_changes` can take back applying these changes: none of
-        the new coins replaces an entry the cache holds (a coin, or a spent marker whose
-        deletion has not reached the database) or a coin the block spends. A coin only in
-        the database is no obstacle: forgetting the new one shows it again. Otherwise only a
-        duplicate transaction (a pre-BIP34 style coinbase) can get there."""
-        return self._coins.keys().isdisjoint(added) and spent.keys().isdisjoint(added)
+    def revertible(self, added: Mapping[tuple[bytes, int], Coin]) -> bool:
+        """Whether :meth:`revert_block_changes` can take back applying a block's changes:
+        none of its new coins ``added`` replaces an entry the cache holds (a coin, or a spent
+        marker whose deletion has not reached the database). That covers the coins the block
+        spends: it read each through :meth:`get_coin_key`, which left it cached. A coin only
+        in the database is no obstacle: forgetting the new one shows it again. Otherwise
+        only a duplicate transaction (a pre-BIP34 style coinbase) can get there."""
+        return self._coins.keys().isdisjoint(added)
 
     def apply_block_changes(self, spent: Iterable[tuple[bytes, int]],
                             added: dict[tuple[bytes, int], Coin],

@@ -434,19 +434,20 @@ def test_reverting_a_blocks_changes_shows_the_coins_as_before(tmp_path):
 
 def test_changes_are_revertible_unless_a_new_coin_replaces_a_cache_entry(coins_db):
     """revert_block_changes only forgets the new coins: exact unless one replaced what the
-    cache held (a coin, or a spent marker whose deletion has not reached the database) or
-    a coin the block spends. A coin only in the database comes back by itself."""
+    cache held (a coin, or a spent marker whose deletion has not reached the database),
+    which includes a coin the block spends (it read the coin, so the cache holds it). A
+    coin only in the database comes back by itself."""
     coins_db.write_changes({op(i): coin(i) for i in range(4)}, BLOCK_A, sync=False)
     cache = CoinsCache(coins_db)
     key = (op(0).txid, 0)
-    assert cache.revertible({}, {key: coin(50)})  # only in the database
+    assert cache.revertible({key: coin(50)})  # only in the database
     cache.apply_block_changes({}, {key: coin(50)}, revertible=True)
     cache.revert_block_changes({}, {key: coin(50)})
     assert cache.peek_coin(*key) == coin(0)  # the stored coin shows again
 
-    spent = {(op(1).txid, 0): cache.get_coin(op(1))}
-    assert not cache.revertible(spent, {(op(1).txid, 0): coin(51)})  # spent and re-created
+    cache.get_coin(op(1))  # read to be spent, so cached
+    assert not cache.revertible({(op(1).txid, 0): coin(51)})  # spent and re-created
     cache.get_coin(op(2))
-    assert not cache.revertible({}, {(op(2).txid, 0): coin(52)})  # a cached coin
+    assert not cache.revertible({(op(2).txid, 0): coin(52)})  # a cached coin
     cache.spend_coin(op(3))  # a spent marker, its deletion not yet written
-    assert not cache.revertible({}, {(op(3).txid, 0): coin(53)})
+    assert not cache.revertible({(op(3).txid, 0): coin(53)})
