@@ -23,12 +23,12 @@ from node.consensus import crypto
 from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import sha256
 from node.consensus.params import REGTEST
-from node.consensus.primitives import Block, OutPoint, Tx, TxIn, TxOut
-from node.consensus.script.sighash import SIGHASH_ALL, segwit_v0_sighash
+from node.consensus.primitives import NULL_OUTPOINT, Block, OutPoint, Tx, TxIn, TxOut
+from node.consensus.script.sighash import SIGHASH_ALL, legacy_sighash, segwit_v0_sighash
 from node.mining.blocktools import solve
 from tests.p2p.framework import wait_until
 
-from .builder import BlockMaker, mine_to_maturity
+from .builder import BlockMaker, assemble_block, mine_to_maturity
 
 SPENDS = 80  # enough signature checks for several batches, so the helper takes some
 
@@ -168,6 +168,61 @@ def test_changes_that_could_not_be_reverted_wait_for_the_signatures(funded, monk
     good = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
     assert chain.process_block(good).hash == good.hash
     assert calls == ["commit"]
+
+
+def _p2pkh(maker: BlockMaker) -> bytes:
+    return b"\x76\xa9\x14" + maker.wallet.key_hash + b"\x88\xac"
+
+
+def _spend_p2pkh(maker: BlockMaker, prev: Tx, break_signature: bool = False) -> Tx:
+    """A legacy spend of ``prev``'s output 0 (paid to :func:`_p2pkh`): no witness, so the
+    block holding it needs no witness commitment in its coinbase."""
+    out = prev.vout[0]
+    unsigned = Tx(1, (TxIn(OutPoint(prev.txid, 0)),),
+                  (TxOut(out.value - 1_000, _p2pkh(maker)),), 0)
+    digest = legacy_sighash(out.script_pubkey, unsigned, 0, SIGHASH_ALL)
+    sig = bytearray(crypto.sign(maker.wallet.secret, digest) + bytes((SIGHASH_ALL,)))
+    if break_signature:
+        sig[10] ^= 1
+    script_sig = bytes((len(sig),)) + sig + bytes((len(maker.wallet.pubkey),)) + \
+        maker.wallet.pubkey
+    return Tx(1, (TxIn(unsigned.vin[0].prevout, script_sig),), unsigned.vout, 0)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["inline", "helper"])
+def test_a_duplicate_coinbase_failing_its_signatures_leaves_the_old_coin_spent(tmp_path,
+                                                                               workers):
+    """Before BIP34, BIP30 lets a transaction repeat once the earlier one's outputs are
+    spent. Spent since the last flush, such an output is a spent marker in the cache over
+    the coin in the database: the duplicate's new coin would replace the marker, and a
+    revert would drop it and show the database's coin again. So the block's changes must
+    wait for its signatures, and a block that fails them leaves the old coin spent."""
+    params = replace(REGTEST, bip34_height=10**6)
+    with ChainState(params, tmp_path / "node", script_workers=workers) as chain:
+        maker = BlockMaker(params)
+        payee = _p2pkh(maker)
+        # No height in the script (BIP34 is not active): the coinbase can be repeated.
+        duplicate = Tx(1, (TxIn(NULL_OUTPOINT, b"\x02\xab\xcd"),),
+                       (TxOut(params.block_subsidy(1), payee),), 0)
+        chain.process_block(assemble_block(chain.tip, [duplicate], params=params))
+        funding = maker.block(chain.tip, coinbase_script=payee)
+        chain.process_block(funding)
+        for _ in range(100):
+            chain.process_block(maker.block(chain.tip, coinbase_script=payee))
+        chain.flush()
+        old = OutPoint(duplicate.txid, 0)
+        chain.process_block(maker.block(chain.tip, [_spend_p2pkh(maker, duplicate)],
+                                        fees=1_000, coinbase_script=payee))
+        assert chain.get_coin(old) is None
+        assert chain.coins.base.get_coin(old) is not None  # the spend is not flushed
+        bad = _spend_p2pkh(maker, funding.txs[0], break_signature=True)
+        tip = chain.tip
+        with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
+            chain.process_block(assemble_block(tip, [duplicate, bad], params=params))
+        assert chain.tip is tip
+        assert chain.get_coin(old) is None
+        chain.flush()
+        assert chain.coins.base.get_coin(old) is None
 
 
 def _p2wsh_not_checksig(maker: BlockMaker) -> bytes:
