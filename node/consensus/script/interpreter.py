@@ -320,12 +320,7 @@ class DeferringSignatureChecker(TxSignatureChecker):
 
     def __init__(self, tx: Tx, n_in: int, amount: int, cache: PrecomputedTxData | None,
                  deferred: list[tuple[bytes, bytes, bytes]]) -> None:
-        # The parent's fields set here rather than through super().__init__: one of these
-        # is made per input a block defers.
-        self.tx = tx
-        self.n_in = n_in
-        self.amount = amount
-        self.cache = cache if cache is not None else PrecomputedTxData(tx)
+        super().__init__(tx, n_in, amount, cache)
         self.deferred = deferred
 
     def check_ecdsa_signature_or_defer(self, sig: bytes, pubkey: bytes, script_code: bytes,
