@@ -324,17 +324,7 @@ def encode_block_undo(block_undo: list[list[Coin]]) -> bytes:
     for tx_undo in block_undo:
         append(compact_size(len(tx_undo)))
         for coin in tx_undo:
-            stored = coin.stored
-            if stored is not None and coin.height:
-                # encode_txin_undo's usual case, inlined: once per input of every block.
-                end = 1  # of the code's VARINT: its last byte has the high bit clear
-                while stored[end - 1] & 0x80:
-                    end += 1
-                append(stored[:end])
-                append(b"\x00")
-                append(stored[end:])
-            else:
-                append(encode_txin_undo(coin))
+            append(encode_txin_undo(coin))
     return b"".join(parts)
 
 
