@@ -9,7 +9,7 @@ from __future__ import annotations
 from .errors import ValidationError
 from .limits import MAX_BLOCK_WEIGHT  # also importable from here, as before
 from .params import MAX_MONEY
-from .primitives import NULL_HASH, NULL_INDEX, WITNESS_SCALE_FACTOR, Tx
+from .primitives import WITNESS_SCALE_FACTOR, Tx
 
 
 def money_range(value: int) -> bool:
@@ -45,6 +45,5 @@ def check_transaction(tx: Tx) -> None:
             raise ValidationError("bad-cb-length")
     else:
         for txin in tx.vin:
-            prevout = txin.prevout  # OutPoint.is_null, inlined: once per input of every block
-            if prevout.n == NULL_INDEX and prevout.txid == NULL_HASH:
+            if txin.prevout.is_null():
                 raise ValidationError("bad-txns-prevout-null")
