@@ -473,7 +473,7 @@ class ChainState:
         # while this thread does it (they would idle through it otherwise); a failure takes
         # the changes back. Nothing reads the cache in between.
         checks.top_up()
-        view.commit()
+        view.commit(revertible=True)
         # The spent coins are now needed only if a signature fails, and the undo data holds
         # them: freed here, while the helpers verify, rather than with the block after the
         # last signature (~1.5-2.5 ms a 2,000-input block, the helpers idle meanwhile).

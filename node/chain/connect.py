@@ -43,13 +43,12 @@ class BlockView:
     :class:`TxConnector` fills ``added`` and ``spent`` itself: a coin the block creates and
     spends ends up in neither."""
 
-    __slots__ = ("base", "added", "spent", "_revertible")
+    __slots__ = ("base", "added", "spent")
 
     def __init__(self, base: CoinsCache) -> None:
         self.base = base
         self.added: dict[tuple[bytes, int], Coin] = {}
         self.spent: dict[tuple[bytes, int], Coin] = {}  # coins of the base spent, by key
-        self._revertible = False  # revertible() answered yes (and nothing changed since)
 
     def get(self, key: tuple[bytes, int]) -> Coin | None:
         coin = self.added.get(key)
@@ -61,14 +60,15 @@ class BlockView:
 
     def revertible(self) -> bool:
         """Whether :meth:`revert` could take a :meth:`commit` back exactly. Asked once the
-        block's changes are all in, just before the commit, which then spares asking again."""
-        self._revertible = self.base.revertible(self.added)
-        return self._revertible
+        block's changes are all in, just before the commit."""
+        return self.base.revertible(self.added)
 
-    def commit(self) -> None:
+    def commit(self, revertible: bool = False) -> None:
+        """``revertible``: :meth:`revertible` said so for these very changes, which spares
+        the cache a walk over the new keys."""
         # Added with possible_overwrite: pre-BIP34 duplicate coinbases overwrite (Core's
         # possible_overwrite for them). Unspendable outputs were never added here.
-        self.base.apply_block_changes(self.spent, self.added, self._revertible)
+        self.base.apply_block_changes(self.spent, self.added, revertible)
 
     def release_spent(self) -> None:
         """Drop the spent coins after :meth:`commit`: only :meth:`revert` needs them, and is

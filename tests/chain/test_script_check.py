@@ -155,8 +155,8 @@ def test_changes_that_could_not_be_reverted_wait_for_the_signatures(funded, monk
     monkeypatch.setattr(connect.BlockView, "revertible", lambda view: False)
     for name in ("commit", "revert"):
         method = getattr(connect.BlockView, name)
-        monkeypatch.setattr(connect.BlockView, name, lambda view, *a, name=name, method=method: (
-            calls.append(name), method(view, *a)))
+        monkeypatch.setattr(connect.BlockView, name, lambda view, *a, name=name, method=method, **kw: (
+            calls.append(name), method(view, *a, **kw)))
     txs = _spends(maker, fan)
     txs[-1] = _break_signature(txs[-1])
     spent = [OutPoint(fan.txid, i) for i in range(SPENDS)]
