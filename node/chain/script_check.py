@@ -6,7 +6,7 @@ which computes each OP_CHECKSIG's signature hash and records ``(pubkey, signatur
 instead of verifying it. The records go in batches to helper *processes*
 (:mod:`node.chain.verify_pool`) that only run libsecp256k1, while the caller goes on with the
 block's other work; what the helpers' queues cannot take the caller keeps, and verifies at the
-end together with the queued batches no helper has started. A script whose recorded
+end together with the queued records no helper has started. A script whose recorded
 signatures all verify has its real verdict; any input with a failed record, or whose
 optimistic run failed, is run again with real checks before anything is reported, so the
 answer is always the exact one.
@@ -276,7 +276,7 @@ class BlockChecks:
                 del records[-INLINE_CHUNK:], tags[-INLINE_CHUNK:]
         if self._pool is not None:
             try:
-                # The helpers' queued batches are shared out again: the caller takes back
+                # The helpers' queued records are shared out again: the caller takes back
                 # those not started yet.
                 self._suspects.update(self._pool.collect())
             finally:

@@ -8,8 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import weakref
+from array import array
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pytest
 from node.chain import chainstate, connect
 from node.chain.chainstate import ChainState
 from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
-from node.chain.verify_pool import NO_LIMIT, VerifyPool, encode_records, verify_encoded
+from node.chain.verify_pool import LIMIT, NO_LIMIT, STARTED, VerifyPool, encode_batch, verify_batch
 from node.consensus import crypto
 from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import sha256
@@ -281,7 +281,7 @@ def test_a_killed_helper_costs_nothing_but_time(funded):
     pool = chain.script_checker._pool
     for pid in pool.pids():
         os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: not any(p.is_alive() for p in pool._procs))
+    wait_until(lambda: not any(h.proc.is_alive() for h in pool._helpers))
     txs = _spends(maker, fan)
     txs[50] = _break_signature(txs[50])
     with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
@@ -344,8 +344,28 @@ def test_helper_records_round_trip():
     records = [(pubkey, crypto.sign(secret, d), d) for d in digests]
     records[2] = (pubkey, records[2][1], sha256(b"something else"))
     records[4] = (pubkey[:32] + b"\x00", records[4][1], digests[4])  # not a key
-    failed = verify_encoded(encode_records(records), crypto.get_backend().verify)
-    assert list(memoryview(failed).cast("I")) == [2, 4]
+    shared, failed = [NO_LIMIT, -1], array("q")
+    left = verify_batch(encode_batch(70, records), crypto.get_backend().verify, shared, failed)
+    assert left == NO_LIMIT and list(failed) == [72, 74] and shared[STARTED] == 74
+
+
+def test_a_helper_stops_at_the_limit_read_before_each_record():
+    """The caller lowers the limit while the helper verifies record 72: it finishes that
+    one and the next, and leaves the rest (its numbers, from the first skipped)."""
+    records, _ = _signed_records(8, bad=(1, 6))
+    shared, failed = [NO_LIMIT, -1], array("q")
+    verify = crypto.get_backend().verify
+    seen = []
+
+    def verify_and_steal(pubkey: bytes, sig: bytes, digest: bytes) -> bool:
+        seen.append(shared[STARTED])
+        if shared[STARTED] == 72:
+            shared[LIMIT] = 74
+        return verify(pubkey, sig, digest)
+
+    assert verify_batch(encode_batch(70, records), verify_and_steal, shared, failed) == 74
+    assert seen == [70, 71, 72, 73] and list(failed) == [71]
+    assert verify_batch(encode_batch(78, records), verify, shared, failed) == 78  # all skipped
 
 
 def _pool_is_free(chain: ChainState) -> bool:
@@ -611,56 +631,97 @@ def one_helper():
     pool.stop()
 
 
-def test_a_helper_that_has_not_started_a_batch_gives_it_back(one_helper):
-    """The caller takes back queued batches (newest first) and verifies them itself: here
-    the helper is stopped, so every batch but the oldest is taken back, and the answers of
-    both sides count."""
-    # One bad record in the batch the helper keeps, one in a batch taken back.
+def _submit_all(pool: VerifyPool, records: list, tags: list) -> None:
+    for start in range(0, len(records), 32):
+        assert pool.submit(records[start:start + 32], tags[start:start + 32])
+
+
+def test_the_caller_takes_back_what_a_helper_has_not_started(one_helper, monkeypatch):
+    """The helper is stopped, as if at record 40 of 128: the caller verifies 41 to 127
+    itself, newest first, and the helper, resumed once the caller waits for its report,
+    verifies up to 40 and skips the rest; the failures found on both sides count."""
     records, tags = _signed_records(4 * 32, bad=(5, 100))
     pool = one_helper
     pid = pool.pids()[0]
     os.kill(pid, signal.SIGSTOP)
     try:
-        for start in range(0, len(records), 32):
-            assert pool.submit(records[start:start + 32], tags[start:start + 32])
-        limit, second = pool._limits[0], pool._pending[0][1].seq
+        _submit_all(pool, records, tags)
+        pool._helpers[0].shared[STARTED] = 40
+        report = pool._report
 
-        def resume() -> None:  # once the caller has taken back what it could
-            try:
-                wait_until(lambda: limit.value == second)
-            finally:
-                os.kill(pid, signal.SIGCONT)
+        def resume_then_report(helper):  # noqa: ANN001, ANN202
+            os.kill(pid, signal.SIGCONT)
+            return report(helper)
 
-        resumer = threading.Thread(target=resume)
-        resumer.start()
+        monkeypatch.setattr(pool, "_report", resume_then_report)
         failed = pool.collect()
-        resumer.join()
     finally:
         os.kill(pid, signal.SIGCONT)
     assert sorted(failed) == [(5, 0), (100, 0)]
-    assert pool.taken_back == 3
-    # The skipped answers were read: the next batch is answered on its own.
-    assert pool.submit(records[:32], tags[:32]) and pool.collect() == [(5, 0)]
+    assert pool.taken_back == 128 - 41
+    assert pool._helpers[0].shared[LIMIT] == NO_LIMIT
+    # The next session is the helper's again, numbered on from 128.
+    monkeypatch.undo()
+    helper = pool._helpers[0]
+    assert pool.submit(records[:32], tags[:32])
+    wait_until(lambda: helper.shared[STARTED] == 128 + 31, what="the helper to take the batch")
+    assert pool.collect() == [(5, 0)] and pool.taken_back == 128 - 41
+
+
+def test_records_are_dropped_once_the_helper_is_past_them(one_helper):
+    records, tags = _signed_records(3 * 32)
+    pool = one_helper
+    pid = pool.pids()[0]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        helper = pool._helpers[0]
+        _submit_all(pool, records[:64], tags[:64])
+        helper.shared[STARTED] = 40  # past the first batch, not the second
+        assert pool.submit(records[64:], tags[64:])
+        assert [b.records is None for b in helper.batches] == [True, False, False]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert pool.collect() == []
+
+
+def test_the_verdicts_a_dying_helper_took_with_it_are_named_for_a_real_check(one_helper):
+    """A helper killed mid-session: the records it still had are verified here, and the
+    records already dropped (it was past them) come back as suspects, failed or not."""
+    records, tags = _signed_records(3 * 32, bad=(3, 50, 90))
+    pool = one_helper
+    pid = pool.pids()[0]
+    os.kill(pid, signal.SIGSTOP)
+    helper = pool._helpers[0]
+    _submit_all(pool, records[:64], tags[:64])
+    helper.shared[STARTED] = 40
+    assert pool.submit(records[64:], tags[64:])
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not helper.proc.is_alive(), what="the helper to die")
+    failed = pool.collect()
+    assert sorted(failed) == sorted(tags[:32] + [(50, 0), (90, 0)])
+    assert not pool.running
 
 
 def test_cancelled_work_leaves_the_helpers_taking_new_batches(one_helper):
     records, tags = _signed_records(64, bad=(40,))
     pool = one_helper
-    for start in range(0, 64, 32):
-        assert pool.submit(records[start:start + 32], tags[start:start + 32])
+    _submit_all(pool, records, tags)
     pool.cancel()
-    assert all(limit.value == NO_LIMIT for limit in pool._limits)
+    helper = pool._helpers[0]
+    assert helper.shared[LIMIT] == NO_LIMIT
     # The helper verifies the next batches itself (the caller takes none back).
-    for start in range(0, 64, 32):
-        assert pool.submit(records[start:start + 32], tags[start:start + 32])
-    pool._drain(block=True)
+    _submit_all(pool, records, tags)
+    wait_until(lambda: helper.shared[STARTED] == 127, what="the helper to take the batches")
     assert pool.collect() == [(40, 0)] and pool.taken_back == 0
 
 
-def test_a_batch_a_helper_skipped_unasked_is_verified_by_the_caller(one_helper):
+def test_records_a_helper_skipped_unasked_are_verified_by_the_caller(one_helper):
     records, tags = _signed_records(32, bad=(7,))
     pool = one_helper
-    pool._limits[0].value = 0  # as if a stale limit were left: the helper skips it
+    helper = pool._helpers[0]
+    # As if a stale limit were left: the helper skips the batch, and the caller, seeing it
+    # as started, takes nothing back.
+    helper.shared[LIMIT], helper.shared[STARTED] = 0, 31
     assert pool.submit(records, tags)
-    assert pool.collect() == [(7, 0)]
-    assert pool._limits[0].value == NO_LIMIT
+    assert pool.collect() == [(7, 0)] and pool.taken_back == 0
+    assert helper.shared[LIMIT] == NO_LIMIT
