@@ -34,7 +34,8 @@ import multiprocessing
 import signal
 import struct
 from array import array
-from collections.abc import Callable, MutableSequence
+from collections.abc import Callable, Iterator, MutableSequence
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 
 from node.consensus import crypto
@@ -270,30 +271,43 @@ class VerifyPool:
         then wait for the helpers: the tags of the records that failed since the last
         collect, and of any whose verdict was lost with a helper that died (the caller checks
         each again with its script)."""
-        self._end_sessions()
-        failed: list[Tag] = []
-        while (helper := self._most_queued()) is not None:
-            end = min(helper.limit, helper.sent)
-            start = max(end - min(STEAL_RECORDS, (end - helper.next_unstarted() + 1) // 2),
-                        helper.first)
-            helper.limit = helper.shared[LIMIT] = start  # skip it and everything after it
-            records, tags, _ = helper.records_between(start, end)  # none dropped: not started
-            self.taken_back += len(records)
-            failed.extend(failed_tags(records, tags))
-        for helper in self._helpers:
-            failed.extend(self._report(helper))
-        self._forget_dead()
-        return failed
+        with self._stopped_if_interrupted():
+            self._end_sessions()
+            failed: list[Tag] = []
+            while (helper := self._most_queued()) is not None:
+                end = min(helper.limit, helper.sent)
+                start = max(end - min(STEAL_RECORDS, (end - helper.next_unstarted() + 1) // 2),
+                            helper.first)
+                helper.limit = helper.shared[LIMIT] = start  # skip it and everything after it
+                records, tags, _ = helper.records_between(start, end)  # not started: all there
+                self.taken_back += len(records)
+                failed.extend(failed_tags(records, tags))
+            for helper in self._helpers:
+                failed.extend(self._report(helper))
+            self._forget_dead()
+            return failed
 
     def cancel(self) -> None:
         """Drop every queued record (the caller no longer needs the verdicts): the helpers
         skip those they have not started."""
-        for helper in self._helpers:
-            helper.limit = helper.shared[LIMIT] = 0
-        self._end_sessions()
-        for helper in self._helpers:
-            self._report(helper)
-        self._forget_dead()
+        with self._stopped_if_interrupted():
+            for helper in self._helpers:
+                helper.limit = helper.shared[LIMIT] = 0
+            self._end_sessions()
+            for helper in self._helpers:
+                self._report(helper)
+            self._forget_dead()
+
+    @contextmanager
+    def _stopped_if_interrupted(self) -> Iterator[None]:
+        """A session ended half-way (an exception, Ctrl-C) may leave a report unread in a
+        pipe, which the next session would take for its own: stop the helpers instead (the
+        next session starts new ones)."""
+        try:
+            yield
+        except BaseException:
+            self.stop()
+            raise
 
     def _end_sessions(self) -> None:
         for helper in self._helpers:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from node.chain import chainstate, connect
+from node.chain import chainstate, connect, verify_pool
 from node.chain.chainstate import ChainState
 from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import LIMIT, NO_LIMIT, STARTED, VerifyPool, encode_batch, verify_batch
@@ -725,3 +725,27 @@ def test_records_a_helper_skipped_unasked_are_verified_by_the_caller(one_helper)
     assert pool.submit(records, tags)
     assert pool.collect() == [(7, 0)] and pool.taken_back == 0
     assert helper.shared[LIMIT] == NO_LIMIT
+
+
+def test_a_session_interrupted_while_collecting_leaves_no_stale_report(one_helper, monkeypatch):
+    """Ctrl-C while the caller verifies its share: the helpers' reports would be read by the
+    next session as its own, so the pool stops them, and the next session starts anew."""
+    records, tags = _signed_records(4 * 32, bad=(3,))
+    pool = one_helper
+    pid = pool.pids()[0]
+    os.kill(pid, signal.SIGSTOP)  # so the caller has records to take back
+    _submit_all(pool, records, tags)
+
+    def interrupted(records, tags):  # noqa: ANN001, ANN202
+        os.kill(pid, signal.SIGCONT)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(verify_pool, "failed_tags", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pool.collect()
+    assert not pool.running
+    monkeypatch.undo()
+    pool.start()
+    assert pool.pids() != [pid]
+    _submit_all(pool, records, tags)
+    assert pool.collect() == [(3, 0)]
