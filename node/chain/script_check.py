@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
+from node.consensus import crypto
 from node.consensus.coin import Coin
 from node.consensus.errors import ValidationError
 from node.consensus.hashes import hash_to_hex
@@ -140,7 +141,7 @@ class BlockChecks:
 
     __slots__ = ("checker", "flags", "cache", "skipped", "_txs", "_coins", "_coins_elsewhere",
                  "_records", "_tags", "_suspects", "_failed", "_pool", "_inline",
-                 "_all_failures", "_adds", "_next_offer", "_batch")
+                 "_all_failures", "_adds", "_next_offer", "_batch", "_verify")
 
     def __init__(self, checker: ScriptChecker, flags: int, use_cache: bool = True,
                  all_failures: bool = False) -> None:
@@ -164,6 +165,7 @@ class BlockChecks:
         self._pool: VerifyPool | None = None
         # With one worker nothing is deferred: scripts run with real checks as they come.
         self._inline = checker.workers == 1
+        self._verify = crypto.get_backend().verify if self._inline else None
         # A block needs only its earliest failure: once one is known, later ones are moot.
         self._all_failures = all_failures
         self._adds = 0
@@ -181,13 +183,10 @@ class BlockChecks:
         if self._failed and not self._all_failures:
             return  # transactions come in block order: this one cannot fail earlier
         flags = self.flags
-        if self._inline:  # real checks: a failure is the verdict, no need to run it again
-            cache = PrecomputedTxData(tx)
-            for n, coin in enumerate(coins):
-                failure = _check_input(tx, n, coin, flags, cache)
-                if failure is not None:
-                    self._failed[pos] = failure
-                    break
+        if self._inline:
+            failure = self._verify_now(tx, coins)
+            if failure is not None:
+                self._failed[pos] = failure
             return
         self._txs[pos] = tx
         self._coins[pos] = coins
@@ -211,6 +210,27 @@ class BlockChecks:
                 tags.extend([(pos, n)] * added)
         if len(records) >= self._batch and self._adds >= self._next_offer:
             self._dispatch()
+
+    def _verify_now(self, tx: Tx, coins: list[Coin]) -> tuple[str, str] | None:
+        """With one worker: each input deferred and its records verified at once, by the
+        same rule as the helpers' (an input with a failed record, or whose deferred run
+        failed, runs again with real checks for its verdict). The deferred run has the
+        common P2WPKH spend's fast path (interpreter.defer_input), which the real checks'
+        general path lacks. The first failing input's (reason, debug), or None."""
+        flags, verify = self.flags, self._verify
+        cache = PrecomputedTxData(tx) if len(coins) > 1 else None
+        records: list[Record] = []
+        for n, coin in enumerate(coins):
+            txout = coin.txout
+            try:
+                defer_input(tx, n, txout.script_pubkey, txout.value, flags, cache, records)
+                passed = all([verify(pubkey, sig, digest) for pubkey, sig, digest in records])
+            except ScriptError:
+                passed = False
+            records.clear()
+            if not passed and (failure := _check_input(tx, n, coin, flags, cache)) is not None:
+                return failure
+        return None
 
     def release_coins(self, coins_of: Callable[[int], list[Coin]]) -> None:
         """Drop the spent coins kept for the suspects, but those of the suspects known
