@@ -56,7 +56,7 @@ RETRY_ADDS = 64  # transactions added between offers while the helpers' queues a
 
 
 def _check_input(tx: Tx, n: int, coin: Coin, flags: int,
-                 cache: PrecomputedTxData) -> tuple[str, str] | None:
+                 cache: PrecomputedTxData | None) -> tuple[str, str] | None:
     """Run input ``n``'s scripts with real signature checks: (reason, debug) or None."""
     try:
         verify_input(tx, n, coin.script_pubkey, coin.value, flags, cache)
@@ -163,7 +163,8 @@ class BlockChecks:
         self._suspects: set[Tag] = set()  # inputs to run again for real
         self._failed: dict[int, tuple[str, str]] = {}  # tx position -> its verdict, if known
         self._pool: VerifyPool | None = None
-        # With one worker nothing is deferred: scripts run with real checks as they come.
+        # With one worker nothing is sent anywhere: each input's signatures are verified as
+        # it is deferred (_verify_now).
         self._inline = checker.workers == 1
         self._verify = crypto.get_backend().verify if self._inline else None
         # A block needs only its earliest failure: once one is known, later ones are moot.

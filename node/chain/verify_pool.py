@@ -153,6 +153,11 @@ class _Helper:
     def next_unstarted(self) -> int:
         return max(self.shared[STARTED] + 1, self.first)
 
+    @property
+    def end(self) -> int:
+        """The number after the last record the helper may verify: the caller has the rest."""
+        return min(self.limit, self.sent)
+
     def queued(self) -> int:
         """Records sent and not started."""
         return self.sent - self.next_unstarted()
@@ -275,9 +280,8 @@ class VerifyPool:
             self._end_sessions()
             failed: list[Tag] = []
             while (helper := self._most_queued()) is not None:
-                end = min(helper.limit, helper.sent)
-                start = max(end - min(STEAL_RECORDS, (end - helper.next_unstarted() + 1) // 2),
-                            helper.first)
+                end = helper.end
+                start = end - min(STEAL_RECORDS, (end - helper.next_unstarted() + 1) // 2)
                 helper.limit = helper.shared[LIMIT] = start  # skip it and everything after it
                 records, tags, _ = helper.records_between(start, end)  # not started: all there
                 self.taken_back += len(records)
@@ -322,7 +326,7 @@ class VerifyPool:
         best, most = None, 0
         for helper in self._helpers:
             if not helper.dead:
-                waiting = min(helper.limit, helper.sent) - helper.next_unstarted()
+                waiting = helper.end - helper.next_unstarted()
                 if waiting > most:
                     best, most = helper, waiting
         return best
@@ -342,13 +346,13 @@ class VerifyPool:
             except (EOFError, OSError, struct.error, ValueError):
                 helper.dead = True
                 verified_to, numbers = helper.first, array("q")
-        end = min(helper.limit, helper.sent)  # the caller verified the records from there
+        end = helper.end
         failed = [helper.tag_of(n) for n in numbers]
         if verified_to < end:
             # Not verified: the helper died (its verdicts are lost), or skipped records it was
             # not asked to. Verify them here rather than trust the gap; those whose records
             # were dropped are named for the caller to check again with their scripts.
-            records, tags, dropped = helper.records_between(max(verified_to, helper.first), end)
+            records, tags, dropped = helper.records_between(verified_to, end)
             failed.extend(failed_tags(records, tags))
             failed.extend(dropped)
         helper.new_session()
