@@ -34,8 +34,9 @@ _SET_TXOUT, _SET_HEIGHT, _SET_COINBASE, _SET_STORED = slot_setters(
 
 
 def make_coin(txout: TxOut, height: int, is_coinbase: bool, stored: bytes | None = None) -> Coin:
-    """``Coin(txout, height, is_coinbase, stored)`` for hot loops: fills the slots directly,
-    where a frozen dataclass's __init__ goes through object.__setattr__ for each field."""
+    """``Coin(txout, height, is_coinbase)``, with ``stored`` set too (not an __init__ field),
+    for hot loops: fills the slots directly, where a frozen dataclass's __init__ goes
+    through object.__setattr__ for each field."""
     coin = _new(Coin)
     _SET_TXOUT(coin, txout)
     _SET_HEIGHT(coin, height)

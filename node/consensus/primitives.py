@@ -296,7 +296,8 @@ class Tx:
         return (self.weight + WITNESS_SCALE_FACTOR - 1) // WITNESS_SCALE_FACTOR
 
     def is_coinbase(self) -> bool:
-        # OutPoint.is_null, inlined: asked several times per transaction of every block.
+        # OutPoint.is_null, inlined: asked several times per transaction of every block
+        # (calling it measured +0.29% of block connect's instructions).
         vin = self.vin
         if len(vin) != 1:
             return False
@@ -323,7 +324,7 @@ _SET_TX = slot_setters(Tx, "version", "vin", "vout", "locktime", "_txid", "_wtxi
 
 
 def make_txout(value: int, script_pubkey: bytes, _s=_SET_TXOUT) -> TxOut:
-    """``TxOut(value, script_pubkey)`` for hot loops (parsers, the UTXO decoder)."""
+    """``TxOut(value, script_pubkey)`` for hot loops (the UTXO decoder)."""
     o = _new(TxOut)
     _s[0](o, value)
     _s[1](o, script_pubkey)
@@ -349,7 +350,6 @@ def _make_tx(version: int, vin: tuple[TxIn, ...], vout: tuple[TxOut, ...], lockt
 
 _I32_AT = struct.Struct("<i").unpack_from
 _U32_AT = struct.Struct("<I").unpack_from
-_I64_AT = struct.Struct("<q").unpack_from
 _OUTPOINT_SIZE_AT = struct.Struct("<32sIB").unpack_from  # an input's outpoint, script size byte
 _VALUE_SIZE_AT = struct.Struct("<qB").unpack_from  # an output's value and script size byte
 _U16_AT = struct.Struct("<H").unpack_from

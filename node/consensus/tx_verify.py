@@ -21,6 +21,7 @@ from .script.interpreter import (
     SEQUENCE_LOCKTIME_MASK,
     SEQUENCE_LOCKTIME_TYPE_FLAG,
 )
+from .tx_check import money_range
 
 # Core: CTxIn::SEQUENCE_LOCKTIME_GRANULARITY (primitives/transaction.h). BIP68 time-based
 # relative locks count units of 2**9 = 512 seconds.
@@ -136,6 +137,6 @@ def check_tx_inputs(tx: Tx, coins: Sequence[Coin], spend_height: int, params: Pa
             "bad-txns-in-belowout",
             f"value in ({format_money(value_in)}) < value out ({format_money(value_out)})")
     fee = value_in - value_out
-    if not 0 <= fee <= MAX_MONEY:  # MoneyRange, inlined
+    if not money_range(fee):
         raise ValidationError("bad-txns-fee-outofrange")
     return fee

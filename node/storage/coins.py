@@ -25,8 +25,7 @@ from node.consensus.coin import Coin
 from node.consensus.errors import DecodeError
 from node.consensus.hashes import hash_to_hex
 from node.consensus.primitives import OutPoint
-from node.consensus.script.opcodes import OP_RETURN
-from node.consensus.script.script import MAX_SCRIPT_SIZE
+from node.consensus.script.script import is_unspendable
 
 from .codec import decode_coin, encode_coin
 from .db import Database
@@ -271,8 +270,7 @@ class CoinsCache:
         self.add_coin_key((outpoint.txid, outpoint.n), coin, possible_overwrite)
 
     def add_coin_key(self, key: tuple[bytes, int], coin: Coin, possible_overwrite: bool) -> None:
-        script = coin.txout.script_pubkey
-        if (script and script[0] == OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:  # is_unspendable
+        if is_unspendable(coin.txout.script_pubkey):
             return  # Core: IsUnspendable() outputs never enter the UTXO set
         coins = self._coins
         old = coins.get(key, _ABSENT)

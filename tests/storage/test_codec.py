@@ -305,7 +305,6 @@ def test_undo_of_a_coin_read_from_the_database_is_its_undo_encoding(coin):
     assert encode_block_undo([[read, coin]]) == encode_block_undo([[coin, coin]])
 
 
-
 def test_a_coin_changed_with_replace_does_not_keep_the_encoding_of_the_old_one():
     read = decode_coin(encode_coin(Coin(TxOut(5000, b"\x51"), 7, False)))
     moved = replace(read, height=8)

@@ -134,6 +134,7 @@ _SIGPUSHONLY = int(Flag.SIGPUSHONLY)
 _STRICTENC = int(Flag.STRICTENC)
 _WITNESS = int(Flag.WITNESS)
 _WITNESS_PUBKEYTYPE = int(Flag.WITNESS_PUBKEYTYPE)
+_DER_CHECKS = _DERSIG | _LOW_S | _STRICTENC  # the flags that want a strict DER signature
 
 # BIP68/BIP112 relative lock-time fields of nSequence.
 SEQUENCE_LOCKTIME_DISABLE_FLAG = 1 << 31
@@ -192,7 +193,7 @@ def check_signature_encoding(sig: bytes, flags: int) -> None:
     # An empty signature is always allowed: it is the compact way to provide a failing one.
     if not sig:
         return
-    if flags & (_DERSIG | _LOW_S | _STRICTENC) and not is_valid_signature_encoding(sig):
+    if flags & _DER_CHECKS and not is_valid_signature_encoding(sig):
         raise ScriptError(ScriptErr.SIG_DER)
     if flags & _LOW_S and not is_low_der_signature(sig):
         raise ScriptError(ScriptErr.SIG_HIGH_S)
@@ -920,7 +921,6 @@ def verify_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: in
 
 # The only false 20-byte values (cast_to_bool): zeros, and zeros ending in a negative sign.
 _FALSE_PROGRAMS = frozenset((bytes(20), bytes(19) + b"\x80"))
-_DER_CHECKS = _DERSIG | _LOW_S | _STRICTENC
 
 
 def defer_input(tx: Tx, n_in: int, script_pubkey: bytes, amount: int, flags: int,
