@@ -58,7 +58,7 @@ class BanMan:
         # canonical form, merged with any twin (the later end wins) and rewritten under it.
         stale: list[bytes] = []
         for key, value in self.db.iterate(_BAN_PREFIX):
-            net, times = self._decode_net(key), self._decode_times(key, value)
+            net, times = self._decode_net(key), self._decode_times(key, value, "ban record")
             old = self._bans.get(net)
             if old is None or times[1] > old[1]:
                 self._bans[net] = times
@@ -66,7 +66,8 @@ class BanMan:
                 stale.append(key)
         discouraged_times: dict[Address, tuple[int, int]] = {}
         for key, value in self.db.iterate(_DISCOURAGED_PREFIX):
-            ip, times = self._decode_host(key), self._decode_times(key, value)
+            ip, times = self._decode_host(key), self._decode_times(key, value,
+                                                                  "discouragement record")
             if ip not in discouraged_times or times[1] > discouraged_times[ip][1]:
                 discouraged_times[ip] = times
             if key != _discouraged_key(ip):
@@ -95,9 +96,9 @@ class BanMan:
         except (ValueError, UnicodeDecodeError):
             raise self.db.corrupted(f"discouragement record {key!r}") from None
 
-    def _decode_times(self, key: bytes, value: bytes) -> tuple[int, int]:
+    def _decode_times(self, key: bytes, value: bytes, what: str) -> tuple[int, int]:
         if len(value) != _TIMES.size:
-            raise self.db.corrupted(f"ban record {key!r}")
+            raise self.db.corrupted(f"{what} {key!r}")
         return _TIMES.unpack(value)
 
     # -- bans ------------------------------------------------------------------------------------

@@ -162,6 +162,16 @@ def test_a_corrupted_ban_record_names_the_database(tmp_path, key):
         BanMan(tmp_path / "bans")
 
 
+@pytest.mark.parametrize("key, what", [(b"b1.2.3.4/32", "ban record"),
+                                       (b"d1.2.3.4", "discouragement record")])
+def test_a_record_whose_times_do_not_decode_is_named_for_its_kind(tmp_path, key, what):
+    db = Database(tmp_path / "bans")
+    db.put(key, bytes(15))
+    db.close()
+    with pytest.raises(StorageError, match=f"corrupted: {what} "):
+        BanMan(tmp_path / "bans")
+
+
 # -- IPv6 scope ids (Core: CNetAddr and CSubNet compare without m_scope_id) -----------------------
 @pytest.mark.parametrize("banned, peer, again, listed", [
     ("fe80::1", "fe80::1%eth0", "fe80::1%eth1", "fe80::1/128"),
