@@ -107,7 +107,7 @@ def plan_payment(spendable: Sequence[Coin], recipients: Sequence[TxOut], rate: D
         out = TxOut(value, scripts[0])
         if not coins or is_dust(out):
             raise InsufficientFunds(total, fee + dust_threshold(out))
-        return Plan(coins, [TxOut(value, scripts[0])], None, None, fee, vsize, "sweep")
+        return Plan(coins, [out], None, None, fee, vsize, "sweep")
 
     pay = sum(r.value for r in recipients)
     # Without subtract_fee each coin brings its value less its input's fee; with it, the

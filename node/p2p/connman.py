@@ -179,11 +179,13 @@ class ConnectionManager:
         automatic = [p for p in self.peers.values() if not p.inbound and not p.manual]
         automatic_dialling = sum(1 for key in self._dialling if key not in manual)
         missing = self.max_outbound - len(automatic) - automatic_dialling
-        groups = {group(p.host) for p in automatic if is_ip(p.host)}
         # Only the last minute's tries hold an address back: older ones are dropped, so the
         # map stays as small as what was dialled in that minute on a node that runs for months.
         self._last_auto_try = {k: t for k, t in self._last_auto_try.items()
                                if now - t < ADDRMAN_RETRY}
+        if missing <= 0:
+            return  # the groups and exclusions below serve only a dial
+        groups = {group(p.host) for p in automatic if is_ip(p.host)}
         exclude = self._exclude_from_selection()
         tried = 0
         while missing > 0 and tried < 20:
