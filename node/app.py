@@ -246,8 +246,9 @@ class Node:
         off and on again pays the same address at the same pace, and settings sent with
         "off" are the next "on"'s. A running miner told "on" keeps running with the new
         settings (a restart would mine a block at once, whatever the interval). The node has
-        one Miner for its life, stopped and started under a lock: two requests at once cannot
-        leave a second one running."""
+        one Miner for its life, so a second one never runs; requests take turns under a lock,
+        so each answer tells the state its own request left (an "off" waiting for the miner
+        to stop is not answered after a later "on" restarted it)."""
         async with self._mining_lock:
             miner = self.miner
             if miner is None:

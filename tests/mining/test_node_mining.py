@@ -62,6 +62,10 @@ def test_mining_settings_survive_off_and_on_and_concurrent_requests_leave_one_mi
             await asyncio.gather(node.set_mining(True), node.set_mining(False))
             assert _miner_tasks() == []
             await node.set_mining(True)
+            # "off" then "on" at once on a running miner: each answer is its own request's.
+            off, on = await asyncio.gather(node.set_mining(False), node.set_mining(True))
+            assert off["enabled"] is False and on["enabled"] is True
+            assert len(_miner_tasks()) == 1
             off = await node.set_mining(False)
             assert (off["enabled"], off["interval"], off["address"]) == (False, 3.0, ADDRESS)
             assert _miner_tasks() == []
