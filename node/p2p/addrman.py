@@ -223,13 +223,14 @@ class AddrMan:
         self._new = _RandomSet()
         self._tried = _RandomSet()
         self._by_source: dict[str, _RandomSet] = {}  # source group -> its new entries
-        # Changes not yet written: key -> entry, or None for a deletion.
-        self._dirty: dict[tuple[str, int], AddrInfo | None] = {}
+        # Changes not yet written: key -> entry, or the record key to delete (known when the
+        # entry goes, so a deletion never parses its host text again).
+        self._dirty: dict[tuple[str, int], AddrInfo | bytes] = {}
         self._load()
 
     # -- persistence -----------------------------------------------------------------------------
     def _load(self) -> None:
-        dropped = []
+        dropped: dict[tuple[str, int], AddrInfo | bytes] = {}
         for key, value in self.db.iterate(_KEY_PREFIX):
             try:
                 info = AddrInfo.decode(key, value)
@@ -238,8 +239,8 @@ class AddrMan:
             if info.storable:
                 self._insert(info)
             else:  # a link-local address an older version stored, scope already lost
-                dropped.append(info.key)
-        self._dirty = dict.fromkeys(dropped)
+                dropped[info.key] = key
+        self._dirty = dropped
         self._flush()
 
     def _touch(self, info: AddrInfo) -> None:
@@ -250,11 +251,11 @@ class AddrMan:
         if not self._dirty:
             return
         with self.db.batch() as b:
-            for (host, port), info in self._dirty.items():
-                if info is None:
-                    b.delete(_db_key(host, port))
+            for change in self._dirty.values():
+                if isinstance(change, bytes):
+                    b.delete(change)
                 else:
-                    b.put(_record_key(info.ip16, port), info.encode())
+                    b.put(_record_key(change.ip16, change.port), change.encode())
         self._dirty.clear()
 
     # -- table bookkeeping -----------------------------------------------------------------------
@@ -284,7 +285,7 @@ class AddrMan:
             self._tried.remove(key)
         else:
             self._unlink_new(info)
-        self._dirty[key] = None
+        self._dirty[key] = _record_key(info.ip16, info.port)
         return info
 
     def _evict_terrible(self, pool: _RandomSet, now: float) -> bool:
