@@ -525,7 +525,12 @@ class ChainState:
             self.flush()
 
     def flush(self) -> None:
-        """Write the UTXO cache and its best-block marker in one atomic batch."""
+        """Write the UTXO cache and its best-block marker in one atomic batch, once the
+        blocks, undo data and index records it depends on are on disk: the block store's
+        writes are not synced one by one, so a power cut could otherwise leave a chainstate
+        whose best block the store lost (Core's FlushStateToDisk also syncs the block files
+        and index before the coins)."""
+        self.blocks.sync()
         self.coins.flush(sync=True)
         self._blocks_since_flush = 0
 

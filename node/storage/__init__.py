@@ -18,9 +18,9 @@ Crash safety: within one database, writes land in order and a batch lands whole 
 (``kill -9`` loses nothing written; a power cut may lose a suffix of what was not ``sync``ed).
 Nothing is atomic across the two databases, so the chain writes a block's data, undo data and
 index record (``blocks/``) before the coins that depend on them (``chainstate/``, whose
-best-block marker moves with the coins in one batch), syncs that block-store batch before a
-chainstate flush if it wants power-cut safety, and on start replays the blocks after the
-chainstate's best block.
+best-block marker moves with the coins in one batch), syncs the block store before each
+chainstate flush (a power cut then loses at most blocks the chainstate does not refer to),
+and on start replays the blocks after the chainstate's best block.
 """
 
 from __future__ import annotations

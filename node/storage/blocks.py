@@ -103,3 +103,8 @@ class BlockStore:
 
     def write(self, batch: WriteBatch, sync: bool = False) -> None:
         self.db.write(batch, sync)
+
+    def sync(self) -> None:
+        """Make everything written so far durable (before a chainstate flush that refers to
+        it)."""
+        self.db.sync()

@@ -163,6 +163,11 @@ class Database:
         except _PLYVEL_ERRORS as exc:
             raise self._error(exc, "write to") from None
 
+    def sync(self) -> None:
+        """Make every write so far durable: a synced write persists the ones before it too
+        (LevelDB's documented contract for mixing synced and unsynced writes)."""
+        self.write(self.new_batch(), sync=True)
+
     @contextmanager
     def batch(self, sync: bool = False) -> Iterator[WriteBatch]:
         """A batch written atomically when the block ends, and discarded if it raises."""

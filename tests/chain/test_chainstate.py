@@ -189,6 +189,25 @@ def recovered_chain_blocks(datadir, tip_hash):
         return [chain.read_block(chain.active[h]) for h in range(1, chain.height + 1)]
 
 
+def test_a_flush_syncs_the_block_store_before_the_coins(chain, monkeypatch):
+    """Block-store writes are not synced one by one: a power cut must not keep a chainstate
+    whose best block, undo data or index record the store lost."""
+    from node.storage.db import Database
+
+    writes = []
+    real_write = Database.write
+
+    def write(db, batch, sync=False):
+        writes.append(("blocks" if db is chain.blocks.db else "coins", sync))
+        real_write(db, batch, sync)
+
+    monkeypatch.setattr(Database, "write", write)
+    mine(chain, BlockMaker(), 2)
+    writes.clear()
+    chain.flush()
+    assert writes == [("blocks", True), ("coins", True)]
+
+
 def test_second_process_on_the_same_datadir_is_refused(tmp_path):
     from node.storage.errors import StorageError
 
