@@ -63,7 +63,7 @@ from typing import Any, NamedTuple
 from node.consensus.address import address_to_script
 from node.consensus.errors import DecodeError
 from node.consensus.params import NETWORKS, get_params
-from node.mining import MAX_MINING_INTERVAL
+from node.mining import MAX_MINING_INTERVAL, is_mining_interval
 from node.p2p.netaddr import parse_subnet
 
 CONFIG_FILE_NAME = "minicash.toml"
@@ -250,7 +250,7 @@ def _as_interval(v: _Value) -> float:
         raise ConfigError(f"{v.label}: expected a number of seconds, got {v.raw!r}")
     # The admin API's bound (POST /node/mining), so a node never runs with an interval it
     # would refuse to be set to.
-    if not 0 <= raw <= MAX_MINING_INTERVAL:  # NaN fails it too
+    if not is_mining_interval(raw):
         raise ConfigError(f"{v.label}: expected a number of seconds from 0 to "
                           f"{MAX_MINING_INTERVAL}, got {v.raw!r}")
     return float(raw)

@@ -26,7 +26,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node.mining import MAX_MINING_INTERVAL
+from node.mining import MAX_MINING_INTERVAL, is_mining_interval
 from node.p2p.connman import MAX_INBOUND
 
 NETWORKS = ("regtest", "devnet")
@@ -71,7 +71,7 @@ class NetworkSpec:
                 raise SpecError(f"link {a} -> {b}: a node cannot link to itself")
         self._check_inbound()
         for n in self.nodes:
-            if not 0 <= n.interval <= MAX_MINING_INTERVAL:  # the node's API refuses the rest
+            if not is_mining_interval(n.interval):  # the node's API refuses the rest
                 raise SpecError(f"node {n.name}: interval must be from 0 to "
                                 f"{MAX_MINING_INTERVAL} seconds")
 

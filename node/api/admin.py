@@ -11,7 +11,7 @@ from node.consensus.hashes import hash_to_hex
 from node.consensus.primitives import Block
 from node.consensus.serialize import from_bytes
 from node.cookie import check_authorization
-from node.mining import MAX_MINING_INTERVAL
+from node.mining import MAX_MINING_INTERVAL, is_mining_interval
 
 from .context import CTX_KEY, ApiContext
 from .errors import ApiError, bad_request, not_found
@@ -173,7 +173,7 @@ async def mining(request: web.Request) -> web.Response:
     interval = body.get("interval")
     if interval is not None and (not isinstance(interval, int | float)
                                  or isinstance(interval, bool)
-                                 or not 0 <= interval <= MAX_MINING_INTERVAL):
+                                 or not is_mining_interval(interval)):
         raise bad_request(f"'interval' must be a number of seconds from 0 to {MAX_MINING_INTERVAL}")
     return web.json_response(await ctx.set_mining(enabled, script, interval))
 
