@@ -7,9 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-import node.cli
 from node.config import (
     ConfigError,
     HostPort,
@@ -20,6 +18,7 @@ from node.config import (
 from node.consensus.address import p2wpkh_script, script_to_address
 from node.consensus.params import REGTEST
 from node.p2p.banman import BanMan
+from tests.run_capture import capture_run, invoke_run
 
 REGTEST_ADDRESS = script_to_address(p2wpkh_script(bytes(20)), REGTEST)
 MAIN_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -446,21 +445,7 @@ def test_a_list_given_higher_up_replaces_the_lower_one(datadir):
 
 @pytest.fixture
 def captured_run(monkeypatch):
-    """`run` up to the point of starting the node: the NodeConfig it built, and a log line."""
-    seen = []
-
-    async def fake_run_node(config, config_file=None):
-        seen.append(config)
-        logging.getLogger("minicash").info("fake node ran")
-
-    monkeypatch.setattr(node.cli, "_run_node", fake_run_node)
-    return seen
-
-
-def invoke_run(args, env=None):
-    env = {k: None for k in ("MINICASH_NETWORK", "MINICASH_DATADIR", "MINICASH_CONFIG")} | (
-        env or {})
-    return CliRunner().invoke(node.cli.main, ["run", *args], env=env)
+    return capture_run(monkeypatch)
 
 
 def test_run_builds_the_node_config_from_flags_environment_and_file(datadir, captured_run):

@@ -7,14 +7,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from click.testing import CliRunner
 
-import node.cli
 from node.consensus.params import REGTEST
 from node.p2p import service as service_mod
 from node.p2p.banman import BanMan
 from node.p2p.peer import Peer
 from node.p2p.service import P2PConfig, P2PService
+from tests.run_capture import capture_run, invoke_run
 
 
 def whitelisting(tmp_path, entries: list[str]) -> P2PService:
@@ -70,25 +69,12 @@ def test_a_bad_whitelist_entry_is_a_one_line_error_naming_it(tmp_path):
 
 @pytest.fixture
 def run_node_config(monkeypatch):
-    """`minicash-node run` up to starting the node: the NodeConfig it would start with."""
-    seen: list = []
-
-    async def fake_run_node(config, config_file=None):
-        seen.append(config)
-
-    monkeypatch.setattr(node.cli, "_run_node", fake_run_node)
-    return seen
-
-
-def invoke_run(*args: str):
-    env = {k: None for k in ("MINICASH_NETWORK", "MINICASH_DATADIR", "MINICASH_CONFIG",
-                             "MINICASH_WHITELIST")}
-    return CliRunner().invoke(node.cli.main, ["run", *args], env=env)
+    return capture_run(monkeypatch)
 
 
 def test_run_refuses_a_bad_whitelist_entry_in_one_line(tmp_path, run_node_config):
-    result = invoke_run("--datadir", str(tmp_path), "--whitelist", "127.0.0.1",
-                        "--whitelist", "localhost")
+    result = invoke_run(["--datadir", str(tmp_path), "--whitelist", "127.0.0.1",
+                         "--whitelist", "localhost"])
     assert result.exit_code == 1
     assert result.output == "Error: --whitelist: 'localhost' is not an IP address or subnet\n"
     assert run_node_config == []
@@ -97,7 +83,7 @@ def test_run_refuses_a_bad_whitelist_entry_in_one_line(tmp_path, run_node_config
 def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, run_node_config):
     """The config layer checks and rewrites entries (to ``127.0.0.1/32``, as a ban of the entry
     is listed); the service must read that as 127.0.0.1 too."""
-    result = invoke_run("--datadir", str(tmp_path), "--whitelist", "::ffff:127.0.0.1")
+    result = invoke_run(["--datadir", str(tmp_path), "--whitelist", "::ffff:127.0.0.1"])
     assert result.exit_code == 0, result.output
     (config,) = run_node_config
     service = whitelisting(tmp_path, list(config.whitelist))
