@@ -24,7 +24,6 @@ from node.api.context import ApiContext
 from node.chain.chainstate import ChainState
 from node.chain.index import BlockIndex
 from node.chain.preverify import is_new_tip, preverify_scripts
-from node.config import HostPort, bind_failed, connect_url
 from node.consensus import crypto
 from node.consensus.address import address_to_script, p2wpkh_script, script_to_address
 from node.consensus.errors import DecodeError
@@ -41,6 +40,7 @@ from node.mempool.persist import load_mempool, save_mempool
 from node.mining.assembler import create_template
 from node.mining.miner import Miner
 from node.mining.pow_search import PowSearcher, solve_block_async
+from node.netutil import HostPort, bind_failed, connect_url
 from node.p2p.service import P2PConfig, P2PService
 
 log = logging.getLogger("minicash")
@@ -57,7 +57,7 @@ class NodeConfig:
     miner_address: str | None = None
     mine_interval: float = 0.0
     mining_workers: int | None = None
-    # (host, port) pairs, as node.config.HostPort. None: the network's default (node.config).
+    # (host, port) pairs, as node.netutil.HostPort. None: the network's default (node.config).
     rest_bind: tuple[str, int] | None = None
     p2p_bind: tuple[str, int] | None = None
     connect: list[tuple[str, int]] = field(default_factory=list)  # only these peers

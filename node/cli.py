@@ -28,7 +28,6 @@ from node.config import (
     LOG_LEVELS,
     ConfigError,
     Settings,
-    connect_url,
     default_datadir,
     load_settings,
 )
@@ -37,6 +36,7 @@ from node.consensus.params import COIN, NETWORKS, get_params
 from node.consensus.pow import difficulty
 from node.cookie import CookieError, read_cookie
 from node.mining import MAX_MINING_INTERVAL
+from node.netutil import connect_url
 from node.storage.errors import StorageError
 
 

@@ -4,9 +4,8 @@ file; a list given at a higher level replaces the lower one, it is not merged).
 
 ``load_settings`` is a pure function of the flags it is handed, the environment mapping and the
 config file it reads: no globals, nothing else from the process. It owns parsing and validation
-only; building and running the node is ``node/cli.py``'s and ``node/app.py``'s business. It also
-owns how a HOST:PORT is written (``HostPort``) and the URL that reaches an API bound to one
-(``connect_url``), for the node's logs, its welcome banner and the client commands alike.
+only; building and running the node is ``node/cli.py``'s and ``node/app.py``'s business.
+HOST:PORT values are read into ``node.netutil.HostPort``.
 
 Keys (file keys take the flag's name with dashes or underscores: ``mine-interval`` or
 ``mine_interval``; environment variables are ``MINICASH_`` + the upper-case underscore name):
@@ -58,12 +57,13 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from node.consensus.address import address_to_script
 from node.consensus.errors import DecodeError
 from node.consensus.params import NETWORKS, get_params
 from node.mining import MAX_MINING_INTERVAL, is_mining_interval
+from node.netutil import HostPort
 from node.p2p.netaddr import parse_subnet
 
 CONFIG_FILE_NAME = "minicash.toml"
@@ -82,39 +82,6 @@ _HOSTNAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 class ConfigError(Exception):
     """A setting that cannot be used; the message names the setting and where it came from."""
-
-
-class HostPort(NamedTuple):
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def bind_failed(what: str, host: str, port: int, exc: OSError) -> RuntimeError:
-    """The one-line error for a listener that cannot bind ``host``:``port`` (``run`` shows
-    it as is): ``what`` it was for, the address as HostPort writes it, and the errno's text,
-    where asyncio words a failed bind at length."""
-    reason = os.strerror(exc.errno) if exc.errno else exc
-    return RuntimeError(f"cannot {what} on {HostPort(host, port)}: {reason}")
-
-
-def connect_url(bind: tuple[str, int]) -> str:
-    """The base URL of a node whose API listens on ``bind`` (its rest-bind, HOST, PORT).
-
-    A wildcard address (0.0.0.0, ::) is where the node listens, not an address to connect
-    to: it is reached on the loopback address of the same family, the interface Core's
-    bitcoin-cli connects to by default (-rpcconnect=127.0.0.1). An IPv6 host is bracketed,
-    as :class:`HostPort` writes it."""
-    host, port = bind
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None  # a host name
-    if ip is not None and ip.is_unspecified:
-        host = "::1" if ip.version == 6 else "127.0.0.1"
-    return f"http://{HostPort(host, port)}"
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ from node.app import NodeConfig, miner_script
 from node.cli import _print_welcome
 from node.cli import main as node_main
 from node.client import NodeClient
-from node.config import connect_url, load_settings
+from node.config import load_settings
 from node.consensus.params import get_params
 from node.cookie import write_cookie
+from node.netutil import connect_url
 from wallet.cli import main as wallet_main
 
 from .ports import free_port

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from node.config import HostPort, bind_failed
+from node.netutil import HostPort, bind_failed
 
 from .netaddr import canonical_or_name, group, group_ip16, is_ip
 from .peer import cancel_and_wait
