@@ -46,13 +46,14 @@ ADDRMAN_RETRY = 60.0  # an automatic address is not dialled again within a minut
 
 class ConnectionManager:
     def __init__(self, *, connect_peer: Callable[..., asyncio.Future | asyncio.Task],
-                 accept_peer: Callable[[asyncio.StreamReader, asyncio.StreamWriter], object],
+                 accept_peer: Callable[[asyncio.StreamReader, asyncio.StreamWriter, str, int],
+                                       object],
                  peers: dict[int, Peer], addrman, banman,
                  bind: tuple[str, int] | None, listen: bool,
                  connect: list[tuple[str, int]], addnode: list[tuple[str, int]],
                  max_outbound: int = MAX_OUTBOUND, max_inbound: int = MAX_INBOUND) -> None:
         self.connect_peer = connect_peer  # (host, port, manual) -> task running the peer
-        self.accept_peer = accept_peer
+        self.accept_peer = accept_peer  # (reader, writer, host, port) of an inbound peer let in
         self.peers = peers
         self.addrman = addrman
         self.banman = banman
@@ -96,7 +97,7 @@ class ConnectionManager:
     async def _on_inbound(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername") or ("?", 0)
-        host = canonical_or_name(peername[0])
+        host, port = canonical_or_name(peername[0]), peername[1]
         inbound = sum(1 for p in self.peers.values() if p.inbound)
         if self.banman.is_banned(host):
             log.info("refused inbound %s: banned", host)
@@ -107,7 +108,7 @@ class ConnectionManager:
                      " (discouraged)" if self.banman.is_discouraged(host) else "")
             writer.close()
             return
-        await self.accept_peer(reader, writer)
+        await self.accept_peer(reader, writer, host, port)
 
     # -- outbound ----------------------------------------------------------------------------------
     def connected_to(self, host: str, port: int) -> bool:

@@ -213,10 +213,10 @@ class P2PService:
         self.peers[peer.id] = peer
         return peer
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host, port = (writer.get_extra_info("peername") or ("?", 0))[:2]
-        peer = self._new_peer(reader, writer, inbound=True, host=canonical_or_name(host),
-                              port=port, manual=False)
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      host: str, port: int) -> None:
+        """An inbound connection the connection manager let in, from ``host`` (canonical)."""
+        peer = self._new_peer(reader, writer, inbound=True, host=host, port=port, manual=False)
         log.debug("%r: inbound connection", peer)
         await peer.run()
 
