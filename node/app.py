@@ -67,6 +67,14 @@ class NodeConfig:
     index: bool = True  # keep the transaction and address indexes
 
 
+def api_location(listening: HostPort) -> str:
+    """Where the REST API is, for the log: the URL to open, as the welcome banner gives it
+    (IPv6 bracketed), and where that is not the bind (a wildcard, reached on loopback), the
+    bind too."""
+    url = connect_url(listening)
+    return url if url == f"http://{listening}" else f"{url}, listening on {listening}"
+
+
 def miner_script(config: NodeConfig) -> tuple[bytes, str]:
     """The script the miner pays, and its address. Without an address, a key of the node's
     own is created once in ``<datadir>/miner.key`` (WIF, mode 0600) so the coins are
@@ -158,12 +166,9 @@ class Node:
             raise bind_failed("serve the REST API", host, port, e) from None
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         bound = sockets[0].getsockname()[:2] if sockets else (host, port)
-        self.rest_address = listening = HostPort(bound[0], bound[1])
-        # The URL to open, as the welcome banner gives it (IPv6 bracketed); where that is not
-        # the bind (a wildcard, reached on loopback), the bind too.
-        url = connect_url(listening)
-        where = "" if url == f"http://{listening}" else f", listening on {listening}"
-        log.info("REST API on %s%s (Esplora API at /api, Core REST at /rest)", url, where)
+        self.rest_address = HostPort(bound[0], bound[1])
+        log.info("REST API on %s (Esplora API at /api, Core REST at /rest)",
+                 api_location(self.rest_address))
 
     # -- the doors for new blocks and transactions ------------------------------------------------
     async def submit_block(self, block: Block, raw: bytes | None = None) -> BlockIndex | None:

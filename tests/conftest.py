@@ -1,7 +1,7 @@
 """Suite-wide pytest hooks and fixtures: a per-file tally of Bitcoin's conformance vectors,
-the mempool tests' chain (``env``, ``prepared``) and ``no_minicash_env``. Plain helpers shared
-by test modules live in modules of their own (``tests/ports.py``, ``tests/node_process.py``,
-``tests/chain/builder.py``)."""
+the mempool tests' chain (``env``, ``prepared``), ``no_minicash_env`` and ``captured_run``.
+Plain helpers shared by test modules live in modules of their own (``tests/ports.py``,
+``tests/node_process.py``, ``tests/run_capture.py``, ``tests/chain/builder.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.pool_env import env, prepared  # noqa: F401  (shared fixtures)
+from tests.run_capture import capture_run
 
 
 @pytest.fixture(autouse=True)
@@ -27,6 +28,13 @@ def no_minicash_env() -> Iterator[None]:
             if name.startswith("MINICASH_"):
                 patch.delenv(name)
         yield
+
+
+@pytest.fixture
+def captured_run(monkeypatch):
+    """`minicash-node run` stops short of starting the node: the NodeConfigs it would have
+    started with (tests/run_capture.py)."""
+    return capture_run(monkeypatch)
 
 
 # Test functions that run one conformance vector each -> the vector file they read.

@@ -1,12 +1,13 @@
-"""Free TCP ports on 127.0.0.1, for the tests that start real nodes and clients."""
+"""Free TCP ports on loopback, for the tests that start real nodes and clients."""
 
 from __future__ import annotations
 
 import socket
 
 
-def free_port() -> int:
-    """A port nothing listens on now (the OS's pick); the caller binds it soon after."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now at ``host`` (the OS's pick; ``"::1"`` for an IPv6 bind:
+    a port free on 127.0.0.1 need not be free there); the caller binds it soon after."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]

@@ -10,14 +10,14 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner, Result
 
-from node.app import NodeConfig, miner_script
+from node.app import NodeConfig, api_location, miner_script
 from node.cli import _print_welcome
 from node.cli import main as node_main
 from node.client import NodeClient
 from node.config import load_settings
 from node.consensus.params import get_params
 from node.cookie import write_cookie
-from node.netutil import connect_url
+from node.netutil import HostPort, connect_url
 from wallet.cli import main as wallet_main
 
 from .ports import free_port
@@ -81,6 +81,16 @@ def test_a_bad_node_url_is_one_line_not_a_traceback(url, why, tmp_path):
 ])
 def test_the_client_url_of_a_rest_bind(bind, url):
     assert connect_url(bind) == url
+
+
+@pytest.mark.parametrize(("bind", "logged"), [
+    (("::1", 5000), "http://[::1]:5000"),
+    (("::", 5000), "http://[::1]:5000, listening on [::]:5000"),
+    (("0.0.0.0", 5000), "http://127.0.0.1:5000, listening on 0.0.0.0:5000"),
+])
+def test_the_api_location_the_node_logs(bind, logged):
+    """The URL to open, and the bind too where they differ (a wildcard)."""
+    assert api_location(HostPort(*bind)) == logged
 
 
 def test_the_client_url_defaults_to_the_networks_rest_port(tmp_path):

@@ -10,15 +10,15 @@ import pytest
 
 from node.config import (
     ConfigError,
-    HostPort,
     Settings,
     load_settings,
     parse_hostport,
 )
 from node.consensus.address import p2wpkh_script, script_to_address
 from node.consensus.params import REGTEST
+from node.netutil import HostPort
 from node.p2p.banman import BanMan
-from tests.run_capture import capture_run, invoke_run
+from tests.run_capture import invoke_run
 
 REGTEST_ADDRESS = script_to_address(p2wpkh_script(bytes(20)), REGTEST)
 MAIN_ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -443,11 +443,6 @@ def test_a_list_given_higher_up_replaces_the_lower_one(datadir):
 
 # -- the run command -----------------------------------------------------------------------------
 
-@pytest.fixture
-def captured_run(monkeypatch):
-    return capture_run(monkeypatch)
-
-
 def test_run_builds_the_node_config_from_flags_environment_and_file(datadir, captured_run):
     write_config(datadir, "mine = true\nmine-interval = 7\naddnode = ['127.0.0.1:5']\n"
                           "rest-bind = '127.0.0.1:9999'\n")
@@ -469,8 +464,7 @@ def test_run_builds_the_node_config_from_flags_environment_and_file(datadir, cap
 def test_run_hands_the_node_whitelist_entries_in_the_form_bans_take(datadir, captured_run):
     write_config(datadir, "whitelist = ['10.0.0.0/8']\n")
     result = invoke_run(["--datadir", str(datadir), "--whitelist", "::ffff:127.0.0.1",
-                         "--whitelist", "fe80::1%eth0", "--whitelist", "::ffff:10.0.0.0/104"],
-                        env={"MINICASH_WHITELIST": None})
+                         "--whitelist", "fe80::1%eth0", "--whitelist", "::ffff:10.0.0.0/104"])
     assert result.exit_code == 0, result.output
     (config,) = captured_run
     assert config.whitelist == ["127.0.0.1/32", "fe80::1/128", "10.0.0.0/8"]

@@ -11,7 +11,6 @@ import sys
 import weakref
 from array import array
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -20,12 +19,14 @@ from node.chain.chainstate import ChainState
 from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import LIMIT, NO_LIMIT, STARTED, VerifyPool, encode_batch, verify_batch
 from node.consensus import crypto
+from node.consensus.address import p2pkh_script
 from node.consensus.errors import DecodeError, ValidationError
 from node.consensus.hashes import sha256
 from node.consensus.params import REGTEST
 from node.consensus.primitives import NULL_OUTPOINT, Block, OutPoint, Tx, TxIn, TxOut
 from node.consensus.script.sighash import SIGHASH_ALL, legacy_sighash, segwit_v0_sighash
 from node.mining.blocktools import solve
+from tests.node_process import ROOT
 from tests.p2p.framework import wait_until
 
 from .builder import BlockMaker, assemble_block, mine_to_maturity
@@ -170,16 +171,12 @@ def test_changes_that_could_not_be_reverted_wait_for_the_signatures(funded, monk
     assert calls == ["commit"]
 
 
-def _p2pkh(maker: BlockMaker) -> bytes:
-    return b"\x76\xa9\x14" + maker.wallet.key_hash + b"\x88\xac"
-
-
 def _spend_p2pkh(maker: BlockMaker, prev: Tx, break_signature: bool = False) -> Tx:
-    """A legacy spend of ``prev``'s output 0 (paid to :func:`_p2pkh`): no witness, so the
+    """A legacy spend of ``prev``'s output 0 (paid to the maker's wallet's P2PKH script): no witness, so the
     block holding it needs no witness commitment in its coinbase."""
     out = prev.vout[0]
     unsigned = Tx(1, (TxIn(OutPoint(prev.txid, 0)),),
-                  (TxOut(out.value - 1_000, _p2pkh(maker)),), 0)
+                  (TxOut(out.value - 1_000, p2pkh_script(maker.wallet.key_hash)),), 0)
     digest = legacy_sighash(out.script_pubkey, unsigned, 0, SIGHASH_ALL)
     sig = bytearray(crypto.sign(maker.wallet.secret, digest) + bytes((SIGHASH_ALL,)))
     if break_signature:
@@ -200,7 +197,7 @@ def test_a_duplicate_coinbase_failing_its_signatures_leaves_the_old_coin_spent(t
     params = replace(REGTEST, bip34_height=10**6)
     with ChainState(params, tmp_path / "node", script_workers=workers) as chain:
         maker = BlockMaker(params)
-        payee = _p2pkh(maker)
+        payee = p2pkh_script(maker.wallet.key_hash)
         # No height in the script (BIP34 is not active): the coinbase can be repeated.
         duplicate = Tx(1, (TxIn(NULL_OUTPOINT, b"\x02\xab\xcd"),),
                        (TxOut(params.block_subsidy(1), payee),), 0)
@@ -306,7 +303,7 @@ def test_helpers_do_not_outlive_a_killed_node(tmp_path):
     script = tmp_path / "owner.py"
     script.write_text(_POOL_OWNER)
     owner = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parents[2])
+                             cwd=ROOT)
     try:
         helper = int(owner.stdout.readline())
         os.kill(owner.pid, signal.SIGKILL)
@@ -649,7 +646,7 @@ def test_the_caller_takes_back_what_a_helper_has_not_started(one_helper, monkeyp
         pool._helpers[0].shared[STARTED] = 40
         report = pool._report
 
-        def resume_then_report(helper):  # noqa: ANN001, ANN202
+        def resume_then_report(helper):
             os.kill(pid, signal.SIGCONT)
             return report(helper)
 
@@ -736,7 +733,7 @@ def test_a_session_interrupted_while_collecting_leaves_no_stale_report(one_helpe
     os.kill(pid, signal.SIGSTOP)  # so the caller has records to take back
     _submit_all(pool, records, tags)
 
-    def interrupted(records, tags):  # noqa: ANN001, ANN202
+    def interrupted(records, tags):
         os.kill(pid, signal.SIGCONT)
         raise KeyboardInterrupt
 

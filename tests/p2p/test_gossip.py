@@ -18,11 +18,16 @@ PEER = "11.0.0.1"
 RELAYED = "11.1.0.1"
 
 
+def _sender(send=lambda m: None) -> SimpleNamespace:
+    """The outbound peer at PEER that the tests' addr messages come from."""
+    return SimpleNamespace(id=1, host=PEER, port=8333, inbound=False, send=send,
+                           known_addrs=KnownSet(), send_addrv2=True)
+
+
 def test_relayed_addresses_are_aged_two_hours_but_the_senders_own_is_not(addrman):
     gossip = AddrGossip(addrman, {}, lambda: None)
     sent: list = []
-    peer = SimpleNamespace(id=1, host=PEER, port=8333, inbound=False, send=sent.append,
-                           known_addrs=KnownSet(), send_addrv2=True)
+    peer = _sender(sent.append)
     gossip.peer_established(peer)  # type: ignore[arg-type]  # getaddr: tokens for a reply
     seen = int(time.time()) - 60
     for i, msg in enumerate((Addr, AddrV2)):  # both commands go the same way
@@ -41,8 +46,7 @@ def test_implausible_times_become_five_days_ago_before_relay_and_storage(addrman
     gossip = AddrGossip(addrman, peers, lambda: None)
     sent: list = []
     relayed: list = []
-    peer = SimpleNamespace(id=1, host=PEER, port=8333, inbound=False, send=sent.append,
-                           known_addrs=KnownSet(), send_addrv2=True)
+    peer = _sender(sent.append)
     other = SimpleNamespace(id=2, host="11.9.0.1", port=8333, inbound=True,
                             send=relayed.append, known_addrs=KnownSet(), send_addrv2=True,
                             established=True, closed=False)
@@ -68,8 +72,7 @@ def test_a_corrected_time_makes_the_same_address_without_parsing_its_host(addrma
     """An addr message of 1,000 entries may need every time fixed: the fixed entry is made from
     the bytes already parsed off the wire, and is the address the text would make."""
     gossip = AddrGossip(addrman, {}, lambda: None)
-    peer = SimpleNamespace(id=1, host=PEER, port=8333, inbound=False, send=lambda m: None,
-                           known_addrs=KnownSet(), send_addrv2=True)
+    peer = _sender()
     gossip.peer_established(peer)  # type: ignore[arg-type]
     hosts = [f"11.1.{i}.1" for i in range(100)] + [f"2001:4860:{i:x}::1" for i in range(100)]
     sent = AddrV2(tuple(NetAddr(9, h, 8333, 50) for h in hosts))  # 1970: corrected

@@ -13,7 +13,7 @@ from node.p2p import service as service_mod
 from node.p2p.banman import BanMan
 from node.p2p.peer import Peer
 from node.p2p.service import P2PConfig, P2PService
-from tests.run_capture import capture_run, invoke_run
+from tests.run_capture import invoke_run
 
 
 def whitelisting(tmp_path, entries: list[str]) -> P2PService:
@@ -67,25 +67,20 @@ def test_a_bad_whitelist_entry_is_a_one_line_error_naming_it(tmp_path):
     assert str(e.value) == "whitelist: not an IP address or subnet: 'localhost'"
 
 
-@pytest.fixture
-def run_node_config(monkeypatch):
-    return capture_run(monkeypatch)
-
-
-def test_run_refuses_a_bad_whitelist_entry_in_one_line(tmp_path, run_node_config):
+def test_run_refuses_a_bad_whitelist_entry_in_one_line(tmp_path, captured_run):
     result = invoke_run(["--datadir", str(tmp_path), "--whitelist", "127.0.0.1",
                          "--whitelist", "localhost"])
     assert result.exit_code == 1
     assert result.output == "Error: --whitelist: 'localhost' is not an IP address or subnet\n"
-    assert run_node_config == []
+    assert captured_run == []
 
 
-def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, run_node_config):
+def test_a_mapped_whitelist_entry_given_to_run_matches_the_ipv4_peer(tmp_path, captured_run):
     """The config layer checks and rewrites entries (to ``127.0.0.1/32``, as a ban of the entry
     is listed); the service must read that as 127.0.0.1 too."""
     result = invoke_run(["--datadir", str(tmp_path), "--whitelist", "::ffff:127.0.0.1"])
     assert result.exit_code == 0, result.output
-    (config,) = run_node_config
+    (config,) = captured_run
     service = whitelisting(tmp_path, list(config.whitelist))
     assert service.is_whitelisted("127.0.0.1")
     assert not service.is_whitelisted("127.0.0.2")

@@ -36,8 +36,8 @@ def _one_line_error(result: Result, expected: str) -> None:
 
 # NaN and infinity reached time.sleep once (a ValueError or OverflowError traceback).
 @pytest.mark.parametrize("seconds", ["-1", "0", "0.01", "nan", "inf", "1e300", "86401"])
-def test_status_watch_needs_an_interval_of_a_tenth_of_a_second_or_more(net, seconds,
-                                                                        monkeypatch):
+def test_status_watch_needs_an_interval_from_a_tenth_of_a_second_to_a_day(net, seconds,
+                                                                         monkeypatch):
     def interrupt(_seconds):  # a watch that did start stops at its first wait, as on Ctrl-C
         raise KeyboardInterrupt
 
@@ -81,10 +81,9 @@ def test_up_refuses_a_node_with_more_inbound_links_than_it_accepts_before_starti
         args = ["--file", str(spec)]
     root = tmp_path / "net"
     result = CliRunner().invoke(main, ["up", *args, "--dir", str(root)])
-    assert result.exit_code == 1, result.output
     first = "node0" if how == "flags" else "n0"
-    assert result.stderr == (f"error: node {first} would need {MAX_INBOUND + 1} inbound links, "
-                             f"more than the {MAX_INBOUND} inbound peers a node accepts\n")
+    _one_line_error(result, f"error: node {first} would need {MAX_INBOUND + 1} inbound links, "
+                            f"more than the {MAX_INBOUND} inbound peers a node accepts\n")
     assert not root.exists()
 
 
