@@ -5,9 +5,10 @@ and are unspent, coinbase maturity and amounts (CheckTxInputs), BIP68 sequence l
 block's sigop cost, then the input scripts, queued for its check threads; the spent coins go
 to the undo data and the new ones into a child view of the UTXO cache.
 :class:`TxConnector` is that walk, taking the transactions as they come, so that a new tip's
-can be connected as the block is parsed (``ChainState.process_raw_block``): its scripts then
-reach the signature helpers from the block's first transactions, and each transaction is
-walked once, not once to start its checks and again to connect it.
+can be connected before the block's other checks, as the block is parsed
+(``ChainState.process_raw_block``) or at once (``process_block``): its scripts then reach the
+signature helpers from the block's first transactions, and each transaction is walked once,
+not once to start its checks and again to connect it.
 
 Nothing here touches the UTXO cache: the changes stay in a :class:`BlockView` until the
 chain commits them, once the block's other checks have passed.
@@ -113,8 +114,8 @@ class TxConnector:
         once per transaction of every block: coins are keyed by (txid, n) tuples rather than
         OutPoints."""
         view = self.view
-        # BlockView's get, spend and add, inlined below: once per input and output of every
-        # block.
+        # BlockView.get, inlined below, and the spends and new coins written into the view's
+        # dicts directly: once per input and output of every block.
         added, spent_here = view.added, view.spent
         height = self._height
         checks = self.checks

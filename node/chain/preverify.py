@@ -1,9 +1,9 @@
 """Work on a block ahead of its connection.
 
-Two uses. :class:`ConnectAhead` connects a new tip's transactions, as each is parsed, into
-a view of the UTXO set that its connection will commit (``ChainState.process_raw_block``):
-their scripts go to the signature helpers, which work while the block is still being read,
-checked and stored.
+Two uses. :class:`ConnectAhead` connects a new tip's transactions, as each is parsed
+(``ChainState.process_raw_block``) or before the block's other checks (``process_block``),
+into a view of the UTXO set that its connection will commit: their scripts go to the
+signature helpers, which work while the block is still being read, checked and stored.
 
 :func:`preverify_scripts` verifies a block's scripts off the event loop. Connecting a block
 must run on the thread that owns the chain state, but its costly part, the input scripts,

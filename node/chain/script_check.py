@@ -1,8 +1,9 @@
 """Script verification of a block's inputs, with the signature checks spread over cores
 (Core's CCheckQueue does the same with threads).
 
-How: the calling thread runs every input's script with a :class:`DeferringSignatureChecker`,
-which computes each OP_CHECKSIG's signature hash and records ``(pubkey, signature, digest)``
+How: the calling thread runs every input's script deferred (``interpreter.defer_input``: a
+:class:`DeferringSignatureChecker`, or its fast path for the common P2WPKH spend), which
+computes each OP_CHECKSIG's signature hash and records ``(pubkey, signature, digest)``
 instead of verifying it. The records go in batches to helper *processes*
 (:mod:`node.chain.verify_pool`) that only run libsecp256k1, while the caller goes on with the
 block's other work; what the helpers' queues cannot take the caller keeps, and verifies at the
@@ -27,6 +28,7 @@ input, one helper process 45 µs.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -42,6 +44,8 @@ from node.consensus.script.sighash import PrecomputedTxData
 from node.worker_processes import default_workers
 
 from .verify_pool import Record, Tag, VerifyPool, failed_tags
+
+log = logging.getLogger(__name__)
 
 Check = tuple[int, Tx, list[Coin]]  # (position of the tx in its block, tx, coins it spends)
 
@@ -126,9 +130,16 @@ class ScriptChecker:
 
     # -- the helper pool, for sessions ------------------------------------------------------
     def _acquire_pool(self) -> VerifyPool | None:
+        """The helpers for a session, started if need be; None if another session has them
+        or they cannot start (the session then verifies on its own thread)."""
         if self._pool is None or not self._pool_lock.acquire(blocking=False):
             return None
-        self._pool.start()
+        try:
+            self._pool.start()
+        except Exception as e:  # no process to be had (EMFILE, EAGAIN): slower, not stuck
+            self._pool_lock.release()
+            log.warning("signature helpers did not start (%s): verifying on one core", e)
+            return None
         return self._pool
 
     def _release_pool(self) -> None:
@@ -259,12 +270,12 @@ class BlockChecks:
                 self._records, self._tags = [], []
                 self._inline_verify(records, tags)
                 return
-        sent = self._offer(self._batch)
-        if sent:
-            self._batch = min(2 * self._batch, BATCH_RECORDS)
-        # Full queues: the helpers are busy; keep the rest and offer again a little later
-        # (each offer polls the pipes: not worth doing per transaction).
-        self._next_offer = self._adds + RETRY_ADDS if len(records) > sent else 0
+        smallest = self._batch
+        if self._offer(smallest):
+            self._batch = min(2 * smallest, BATCH_RECORDS)
+        # Full queues (the offer stopped with a whole batch still kept): the helpers are busy;
+        # offer again a few transactions later rather than after each one.
+        self._next_offer = self._adds + RETRY_ADDS if len(records) >= smallest else 0
 
     def _offer(self, smallest: int) -> int:
         """Send batches of at least ``smallest`` records while the helpers take them."""
@@ -283,8 +294,8 @@ class BlockChecks:
         self._suspects.update(failed_tags(records, tags))
 
     def _collect(self) -> None:
-        """Verify what is left, sharing it with the helpers, and gather their answers into
-        the suspects."""
+        """Verify what is left, sharing it with the helpers, and gather their end-of-session
+        reports into the suspects."""
         if self._pool is None and self._records:
             self._dispatch()  # takes the helpers, or verifies everything here if they are busy
         records, tags = self._records, self._tags

@@ -6,7 +6,7 @@ the end of a session reports which records failed (usually none). Everything tha
 chain, the transaction or the script interpreter stays with the caller; what crosses the pipe
 is about 140 bytes per signature.
 
-Each helper numbers the records it is sent, one count for the pool's life, and shares two
+Each helper numbers the records it is sent, one count for the helper's life, and shares two
 numbers with the caller (a small shared array): the *limit*, below which it may verify, and
 the record it has *started*. Before each record it reads the limit and publishes the number.
 
@@ -254,7 +254,11 @@ class VerifyPool:
 
     def submit(self, records: list[Record], tags: list[Tag]) -> bool:
         """Queue a batch on the least busy helper; False (nothing sent) if each already has
-        ``backlog`` records waiting."""
+        ``backlog`` records waiting. A batch has records, one tag each: an empty one would
+        read as the session's end to the helper (a message of a number alone)."""
+        if not records or len(records) != len(tags):
+            raise ValueError(f"a batch needs records, one tag each ({len(records)} records, "
+                             f"{len(tags)} tags)")
         best, queued = None, self.backlog
         for helper in self._helpers:
             if not helper.dead and (waiting := helper.queued()) < queued:

@@ -4,6 +4,7 @@ node.chain.verify_pool): the verdicts are exactly those of checking every input 
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import signal
 import subprocess
@@ -394,6 +395,30 @@ def test_a_session_that_finds_the_helper_busy_verifies_inline(funded):
     assert _pool_is_free(chain)  # given back
 
 
+def test_helpers_that_cannot_start_leave_the_checks_to_the_chains_thread(funded, monkeypatch,
+                                                                          caplog):
+    """No process to be had (EMFILE, EAGAIN): blocks are still checked, on one core, and the
+    next session may try the helpers again."""
+    chain, maker, fan = funded
+    chain.script_checker.stop()
+
+    def cannot_start(pool):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(verify_pool.VerifyPool, "start", cannot_start)
+    txs = _spends(maker, fan)
+    bad = maker.block(chain.tip, [*txs[:70], _break_signature(txs[70]), *txs[71:]],
+                      fees=SPENDS * 1_000)
+    with caplog.at_level(logging.WARNING, logger="node.chain.script_check"):
+        with pytest.raises(ValidationError, match="mandatory-script-verify-flag-failed"):
+            chain.process_block(bad)
+    assert "signature helpers did not start (" in caplog.text
+    assert _pool_is_free(chain)
+    good = maker.block(chain.tip, txs, fees=SPENDS * 1_000)
+    assert chain.process_block(good).hash == good.hash
+    assert not chain.script_checker._pool.running
+
+
 @pytest.mark.parametrize("valid", [True, False])
 def test_garbage_collection_resumes_after_a_block(funded, valid):
     chain, maker, fan = funded
@@ -710,6 +735,19 @@ def test_cancelled_work_leaves_the_helpers_taking_new_batches(one_helper):
     _submit_all(pool, records, tags)
     wait_until(lambda: helper.shared[STARTED] == 127, what="the helper to take the batches")
     assert pool.collect() == [(40, 0)] and pool.taken_back == 0
+
+
+def test_a_batch_without_records_or_with_a_tag_short_is_refused(one_helper):
+    """Eight bytes of a number alone end a helper's session: an empty batch would make it
+    report early, and its later failures be lost. A tag short would name the wrong inputs."""
+    records, tags = _signed_records(2)
+    pool = one_helper
+    for bad in (([], []), (records, tags[:1])):
+        with pytest.raises(ValueError, match="a batch needs records, one tag each"):
+            pool.submit(*bad)
+    assert pool._helpers[0].sent == 0
+    _submit_all(pool, records, tags)
+    assert pool.collect() == []
 
 
 def test_records_a_helper_skipped_unasked_are_verified_by_the_caller(one_helper):
