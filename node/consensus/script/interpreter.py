@@ -112,6 +112,7 @@ from .sighash import (
     SIGVERSION_WITNESS_V0,
     PrecomputedTxData,
     legacy_sighash,
+    p2wpkh_script_code,
     p2wpkh_sighash_all,
     segwit_v0_sighash,
 )
@@ -773,11 +774,6 @@ def _checkmultisig(stack: list[bytes], script: bytes, begin_code_hash: int, flag
 
 # -- VerifyScript --------------------------------------------------------------------------------
 
-def _p2pkh_script_code(key_hash: bytes) -> bytes:
-    # BIP143: a P2WPKH program is executed as OP_DUP OP_HASH160 <hash> OP_EQUALVERIFY OP_CHECKSIG.
-    return b"\x76\xa9\x14" + key_hash + b"\x88\xac"
-
-
 def _execute_witness_script(stack: list[bytes], script: bytes, flags: int,
                             checker: SignatureChecker) -> None:
     for item in stack:
@@ -805,7 +801,7 @@ def verify_witness_program(witness: tuple[bytes, ...], version: int, program: by
         elif len(program) == 20:  # P2WPKH: exactly a signature and a public key
             if len(stack) != 2:
                 raise _fail(ScriptErr.WITNESS_PROGRAM_MISMATCH)
-            _execute_witness_script(stack, _p2pkh_script_code(program), flags, checker)
+            _execute_witness_script(stack, p2wpkh_script_code(program), flags, checker)
         else:
             raise _fail(ScriptErr.WITNESS_PROGRAM_WRONG_LENGTH)
     elif version == 1 and len(program) == 32 and not is_p2sh:
@@ -837,7 +833,7 @@ def _verify_p2wpkh(witness: tuple[bytes, ...], program: bytes, flags: int,
         raise _fail(ScriptErr.EQUALVERIFY)
     check_signature_encoding(sig, flags)
     check_pubkey_encoding(pubkey, flags, SIGVERSION_WITNESS_V0)
-    if not checker.check_ecdsa_signature_or_defer(sig, pubkey, _p2pkh_script_code(program),
+    if not checker.check_ecdsa_signature_or_defer(sig, pubkey, p2wpkh_script_code(program),
                                                   SIGVERSION_WITNESS_V0):
         if flags & _NULLFAIL and sig:
             raise _fail(ScriptErr.NULLFAIL)

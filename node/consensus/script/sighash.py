@@ -193,6 +193,12 @@ _P2WPKH_CODE_HEAD = b"\x19\x76\xa9\x14"
 _P2WPKH_CODE_TAIL = b"\x88\xac"
 
 
+def p2wpkh_script_code(program: bytes) -> bytes:
+    """BIP143: a P2WPKH program is executed as OP_DUP OP_HASH160 <program> OP_EQUALVERIFY
+    OP_CHECKSIG (the scriptCode its signatures commit to, without the length)."""
+    return _P2WPKH_CODE_HEAD[1:] + program + _P2WPKH_CODE_TAIL
+
+
 def p2wpkh_sighash_all(tx: Tx, n_in: int, program: bytes, amount: int,
                        cache: PrecomputedTxData | None) -> bytes:
     """``segwit_v0_sighash`` of a P2WPKH input with ``program`` and SIGHASH_ALL, the hash most
@@ -200,8 +206,8 @@ def p2wpkh_sighash_all(tx: Tx, n_in: int, program: bytes, amount: int,
     hashPrevouts being the hash of the very outpoint the preimage holds (``cache`` unused);
     any other's is segwit_v0_sighash's, from ``cache``'s parts shared by every input."""
     if len(tx.vin) != 1:
-        return segwit_v0_sighash(_P2WPKH_CODE_HEAD[1:] + program + _P2WPKH_CODE_TAIL, tx, n_in,
-                                 SIGHASH_ALL, amount, cache)
+        return segwit_v0_sighash(p2wpkh_script_code(program), tx, n_in, SIGHASH_ALL, amount,
+                                 cache)
     txin = tx.vin[n_in]
     prevout = txin.prevout
     outpoint = _PACK_OUTPOINT(prevout.txid, prevout.n)
