@@ -213,15 +213,19 @@ class Node:
         if miner is None:
             return {"enabled": False, "blocks_found": 0, "interval": None, "address": None}
         # A stopped miner's address and interval are what "on" will resume with. A script
-        # without an address (set through the API as one) shows as hex, as the log has it.
+        # without an address (given to set_mining directly: the API takes addresses only)
+        # shows as hex, as the log has it.
         script = miner.script_pubkey
         return {"enabled": miner.running, "blocks_found": miner.blocks_found,
                 "interval": miner.interval,
                 "address": script_to_address(script, self.config.params) or script.hex()}
 
-    def _searcher(self) -> PowSearcher:
+    def _searcher(self, start: bool = True) -> PowSearcher:
+        """The proof-of-work search, its processes started unless ``start`` is false (a
+        miner configured while off needs none yet)."""
         if self.searcher is None:
             self.searcher = PowSearcher(self.config.mining_workers)
+        if start:
             self.searcher.start()
         return self.searcher
 
@@ -264,7 +268,8 @@ class Node:
                 assert chain is not None
                 miner = self.miner = Miner(
                     chain, self.mempool, script if script is not None else miner_script(cfg)[0],
-                    self._searcher(), interval=cfg.mine_interval if interval is None else interval,
+                    self._searcher(start=False),
+                    interval=cfg.mine_interval if interval is None else interval,
                     submit=self.submit_block)
             else:
                 if not (enabled and miner.running):  # off, or on again after it stopped
@@ -274,11 +279,11 @@ class Node:
                         log.info("mining stopped")
                 miner.configure(script, interval)
             if enabled:
+                workers = self._searcher().workers
                 miner.start()
             info = self._mining_info()
             if enabled:
-                log.info("mining to %s with %d worker(s)%s", info["address"],
-                         self._searcher().workers,
+                log.info("mining to %s with %d worker(s)%s", info["address"], workers,
                          f", a block every {miner.interval:g} s" if miner.interval else "")
             return info
 

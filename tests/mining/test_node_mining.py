@@ -53,6 +53,8 @@ def test_mining_settings_survive_off_and_on_and_concurrent_requests_leave_one_mi
             # Settings sent with "off" are the next "on"'s.
             kept = await node.set_mining(False, address_to_script(ADDRESS, params), 2.5)
             assert (kept["enabled"], kept["interval"], kept["address"]) == (False, 2.5, ADDRESS)
+            # ... and start no search process while off.
+            assert node.searcher is None or not node.searcher._procs
             on = await node.set_mining(True)
             assert (on["enabled"], on["interval"], on["address"]) == (True, 2.5, ADDRESS)
             # Two requests at once: the second retunes the miner the first started.
