@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
+from node.netutil import HostPort
 from node.storage.db import Database
 
 from .netaddr import (
@@ -147,7 +148,7 @@ class AddrInfo:
 
     def __repr__(self) -> str:
         table = "tried" if self.in_tried else "new"
-        return (f"AddrInfo({self.host}:{self.port} {table} src={self.source} time={self.time} "
+        return (f"AddrInfo({HostPort(self.host, self.port)} {table} src={self.source} time={self.time} "
                 f"attempts={self.attempts})")
 
 

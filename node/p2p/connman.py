@@ -79,8 +79,8 @@ class ConnectionManager:
             except OSError as e:
                 raise bind_failed("listen for peers", host, port, e) from None
             sock = self._server.sockets[0].getsockname()
-            self.listen_address = (sock[0], sock[1])
-            log.info("P2P listening on %s", HostPort(*self.listen_address))  # [::1]:18444
+            self.listen_address = HostPort(sock[0], sock[1])
+            log.info("P2P listening on %s", self.listen_address)  # [::1]:18444
         else:
             log.info("P2P not listening (--no-listen)")
         self._task = asyncio.get_running_loop().create_task(self._outbound_loop())

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from node.consensus.errors import DecodeError
 from node.consensus.serialize import ByteReader, compact_size
+from node.netutil import HostPort
 
 IPV4_IN_IPV6_PREFIX = bytes(10) + b"\xff\xff"
 
@@ -187,16 +188,12 @@ class NetAddr:
         return self.host, self.port
 
     @property
-    def is_ipv4(self) -> bool:
-        return ":" not in self.host
-
-    @property
     def storable(self) -> bool:
         """:func:`storable` of the host, from the wire form already at hand."""
         return storable_ip16(self.host, self.ip16)
 
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if not self.is_ipv4 else f"{self.host}:{self.port}"
+        return str(HostPort(self.host, self.port))
 
     # -- wire forms --------------------------------------------------------------------------
     def serialize_v1(self, with_time: bool = True) -> bytes:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from node.consensus.errors import DecodeError
+from node.netutil import HostPort
 
 from .messages import (
     MIN_PEER_PROTO_VERSION,
@@ -188,7 +189,7 @@ class Peer:
     # -- facts ---------------------------------------------------------------------------------
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return str(HostPort(self.host, self.port))
 
     @property
     def services(self) -> int:

@@ -36,6 +36,7 @@ from node.chain.index import BlockIndex
 from node.consensus.params import Params
 from node.consensus.primitives import Block, Tx
 from node.mempool.mempool import Mempool, MempoolEntry
+from node.netutil import HostPort
 from node.storage.db import Database
 
 from .addrman import AddrMan
@@ -230,7 +231,7 @@ class P2PService:
                 asyncio.open_connection(host, port, local_addr=self._source_address(host)),
                 CONNECT_TIMEOUT)
         except (TimeoutError, OSError) as e:
-            log.debug("connecting to %s:%d failed: %s", host, port, e or type(e).__name__)
+            log.debug("connecting to %s failed: %s", HostPort(host, port), e or type(e).__name__)
             self.connman.failed(host, port)
             return None
         peer = self._new_peer(reader, writer, inbound=False, host=host, port=port,
@@ -261,15 +262,15 @@ class P2PService:
         host = canonical_or_name(host)
         peer = await self._dial(host, port, manual=True)
         if peer is None:
-            raise ConnectionError(f"cannot connect to {host}:{port}")
+            raise ConnectionError(f"cannot connect to {HostPort(host, port)}")
         deadline = asyncio.get_running_loop().time() + timeout
         while not peer.established:
             if peer.closed:
-                raise ConnectionError(f"{host}:{port} closed the connection: "
+                raise ConnectionError(f"{HostPort(host, port)} closed the connection: "
                                       f"{peer.close_reason}")
             if asyncio.get_running_loop().time() > deadline:
                 peer.close("handshake timeout")
-                raise ConnectionError(f"{host}:{port} did not complete the handshake")
+                raise ConnectionError(f"{HostPort(host, port)} did not complete the handshake")
             await asyncio.sleep(0.02)
         return peer
 

@@ -1,5 +1,6 @@
 """The connection manager's redial back-off: one step per failure, for the peers it keeps
-connected only; automatic addresses are the address manager's to judge (Core: nAttempts)."""
+connected only; automatic addresses are the address manager's to judge (Core: nAttempts). And
+what a one-shot connection that fails reports."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from node.consensus.params import REGTEST
 from node.p2p.connman import ADDRMAN_RETRY, ConnectionManager
 from node.p2p.netaddr import NetAddr
 from node.p2p.service import P2PService
+from tests.ports import free_port
+
+from .framework import start_service, stop_services
 
 ADDNODE = ("127.0.0.1", 18444)
 AUTOMATIC = ("127.0.0.1", 18555)
@@ -149,3 +153,21 @@ def test_a_failing_tick_is_logged_and_the_outbound_loop_goes_on(tmp_path, monkey
     with caplog.at_level(logging.ERROR, logger="minicash.p2p"):
         asyncio.run(run())
     assert "outbound connection tick failed" in caplog.text
+
+
+def test_a_failed_connection_names_an_ipv6_peer_bracketed(tmp_path):
+    """POST /node/peers answers this text: "[::1]:port", not the ambiguous "::1:port"."""
+    try:
+        port = free_port("::1")  # nothing listens there
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+
+    async def main() -> None:
+        service = await start_service(tmp_path / "n")
+        try:
+            with pytest.raises(ConnectionError, match=rf"^cannot connect to \[::1\]:{port}$"):
+                await service.connect("::1", port)
+        finally:
+            await stop_services(service)
+
+    asyncio.run(main())
