@@ -22,6 +22,7 @@ import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from node.storage.db import Database
 
@@ -34,6 +35,7 @@ MAX_DISCOURAGED = 50_000  # Core: the size of m_discouraged, its rolling bloom f
 _BAN_PREFIX = b"b"
 _DISCOURAGED_PREFIX = b"d"
 _TIMES = struct.Struct("<qq")  # created, until
+_K = TypeVar("_K")  # what a record's key reads as: a subnet, or a host
 
 
 def _ban_key(net: Network) -> bytes:
@@ -52,28 +54,17 @@ class BanMan:
         self._owns_db = not isinstance(path_or_db, Database)
         self.db = Database(Path(path_or_db)) if self._owns_db else path_or_db
         self._clock = clock
-        self._bans: dict[Network, tuple[int, int]] = {}  # subnet -> (created, until)
-        self._discouraged: dict[Address, int] = {}  # host -> until, oldest first
         # Records written before scope ids were dropped ("bfe80::1%eth0/128") are read in
         # canonical form, merged with any twin (the later end wins) and rewritten under it.
         stale: list[bytes] = []
-        for key, value in self.db.iterate(_BAN_PREFIX):
-            net, times = self._decode_net(key), self._decode_times(key, value, "ban record")
-            old = self._bans.get(net)
-            if old is None or times[1] > old[1]:
-                self._bans[net] = times
-            if key != _ban_key(net):
-                stale.append(key)
-        discouraged_times: dict[Address, tuple[int, int]] = {}
-        for key, value in self.db.iterate(_DISCOURAGED_PREFIX):
-            ip, times = self._decode_host(key), self._decode_times(key, value,
-                                                                  "discouragement record")
-            if ip not in discouraged_times or times[1] > discouraged_times[ip][1]:
-                discouraged_times[ip] = times
-            if key != _discouraged_key(ip):
-                stale.append(key)
-        self._discouraged = {ip: t[1] for ip, t in
-                             sorted(discouraged_times.items(), key=lambda kv: kv[1][1])}
+        # subnet -> (created, until)
+        self._bans: dict[Network, tuple[int, int]] = self._read(
+            _BAN_PREFIX, parse_subnet, _ban_key, "ban record", stale)
+        discouraged_times = self._read(_DISCOURAGED_PREFIX, parse_host, _discouraged_key,
+                                       "discouragement record", stale)
+        # host -> until, oldest first
+        self._discouraged: dict[Address, int] = {
+            ip: t[1] for ip, t in sorted(discouraged_times.items(), key=lambda kv: kv[1][1])}
         if stale:
             with self.db.batch(sync=True) as b:
                 for key in stale:
@@ -84,22 +75,25 @@ class BanMan:
                     b.put(_discouraged_key(ip), _TIMES.pack(*times))
         self.sweep()
 
-    def _decode_net(self, key: bytes) -> Network:
-        try:
-            return parse_subnet(key[1:].decode())
-        except (ValueError, UnicodeDecodeError):
-            raise self.db.corrupted(f"ban record {key!r}") from None
-
-    def _decode_host(self, key: bytes) -> Address:
-        try:
-            return parse_host(key[1:].decode())
-        except (ValueError, UnicodeDecodeError):
-            raise self.db.corrupted(f"discouragement record {key!r}") from None
-
-    def _decode_times(self, key: bytes, value: bytes, what: str) -> tuple[int, int]:
-        if len(value) != _TIMES.size:
-            raise self.db.corrupted(f"{what} {key!r}")
-        return _TIMES.unpack(value)
+    def _read(self, prefix: bytes, parse: Callable[[str], _K], key_of: Callable[[_K], bytes],
+              what: str, stale: list[bytes]) -> dict[_K, tuple[int, int]]:
+        """The records under ``prefix``: (created, until) by what ``parse`` reads of each
+        key, the later end kept of twins; keys not as ``key_of`` writes them go to
+        ``stale``. A record that does not decode is a corrupted database, named ``what``."""
+        records: dict[_K, tuple[int, int]] = {}
+        for key, value in self.db.iterate(prefix):
+            try:
+                item = parse(key[1:].decode())
+            except (ValueError, UnicodeDecodeError):
+                raise self.db.corrupted(f"{what} {key!r}") from None
+            if len(value) != _TIMES.size:
+                raise self.db.corrupted(f"{what} {key!r}")
+            times = _TIMES.unpack(value)
+            if item not in records or times[1] > records[item][1]:
+                records[item] = times
+            if key != key_of(item):
+                stale.append(key)
+        return records
 
     # -- bans ------------------------------------------------------------------------------------
     def ban(self, subnet: str, seconds: int = DEFAULT_BAN_TIME, *, absolute: bool = False) -> None:
