@@ -152,10 +152,6 @@ class AddrInfo:
                 f"attempts={self.attempts})")
 
 
-def _db_key(host: str, port: int) -> bytes:
-    return _record_key(host_to_ip16(host), port)
-
-
 def _record_key(ip16: bytes, port: int) -> bytes:
     return _KEY_PREFIX + ip16 + _PORT.pack(port)
 

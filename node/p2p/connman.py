@@ -96,7 +96,10 @@ class ConnectionManager:
     # -- inbound -----------------------------------------------------------------------------------
     async def _on_inbound(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
-        peername = writer.get_extra_info("peername") or ("?", 0)
+        peername = writer.get_extra_info("peername")
+        if not peername:  # a socket already gone: nobody to ban, count or serve
+            writer.close()
+            return
         host, port = canonical_or_name(peername[0]), peername[1]
         inbound = sum(1 for p in self.peers.values() if p.inbound)
         if self.banman.is_banned(host):

@@ -124,12 +124,13 @@ def test_link_local_ipv6_addresses_are_never_stored(tmp_path, clock):
 def test_link_local_records_of_an_older_version_are_dropped_on_open(tmp_path, clock):
     db = Database(tmp_path / "peers")
     info = am.AddrInfo("fe80::1", 18444, 9, NOW, "fe80::1", in_tried=True)
-    db.put(am._db_key("fe80::1", 18444), info.encode())
-    db.put(am._db_key("11.0.0.1", 8333), am.AddrInfo("11.0.0.1", 8333, 9, NOW, "1.2.3.4").encode())
+    db.put(am._record_key(info.ip16, 18444), info.encode())
+    kept = am.AddrInfo("11.0.0.1", 8333, 9, NOW, "1.2.3.4")
+    db.put(am._record_key(kept.ip16, 8333), kept.encode())
     a = AddrMan(db, clock=clock)
     assert (len(a), a.tried_count) == (1, 0) and a.info("11.0.0.1", 8333) is not None
     a.close()
-    assert [k for k, _ in db.iterate(b"a")] == [am._db_key("11.0.0.1", 8333)]
+    assert [k for k, _ in db.iterate(b"a")] == [am._record_key(kept.ip16, 8333)]
     db.close()
 
 

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from node.consensus.params import REGTEST
+from node.p2p.banman import BanMan
 from node.p2p.connman import ADDRMAN_RETRY, ConnectionManager
 from node.p2p.netaddr import NetAddr
 from node.p2p.service import P2PService
@@ -171,3 +172,22 @@ def test_a_failed_connection_names_an_ipv6_peer_bracketed(tmp_path):
             await stop_services(service)
 
     asyncio.run(main())
+
+
+def test_an_inbound_socket_gone_before_it_is_read_is_closed_quietly(tmp_path):
+    """No peer address (the socket closed under it): nobody to check against the bans or to
+    serve; before, "?" reached the ban manager, which cannot read it."""
+    accepted: list = []
+
+    async def accept(*args) -> None:
+        accepted.append(args)
+
+    bans = BanMan(tmp_path / "bans")
+    connman = ConnectionManager(
+        connect_peer=lambda *a: None, accept_peer=accept, peers={}, addrman=None, banman=bans,
+        bind=None, listen=False, connect=[], addnode=[])
+    closed: list = []
+    writer = SimpleNamespace(get_extra_info=lambda name: None, close=lambda: closed.append(1))
+    asyncio.run(connman._on_inbound(None, writer))  # type: ignore[arg-type]
+    assert (closed, accepted) == ([1], [])
+    bans.close()
