@@ -40,7 +40,7 @@ from node.mempool.persist import load_mempool, save_mempool
 from node.mining.assembler import create_template
 from node.mining.miner import Miner
 from node.mining.pow_search import PowSearcher, solve_block_async
-from node.netutil import HostPort, bind_failed, connect_url
+from node.netutil import DEFAULT_REST_HOST, HostPort, bind_failed, connect_url
 from node.p2p.service import P2PConfig, P2PService
 
 log = logging.getLogger("minicash")
@@ -57,7 +57,8 @@ class NodeConfig:
     miner_address: str | None = None
     mine_interval: float = 0.0
     mining_workers: int | None = None
-    # (host, port) pairs, as node.netutil.HostPort. None: the network's default (node.config).
+    # (host, port) pairs, as node.netutil.HostPort. None: the network's port on the default host
+    # (node.netutil).
     rest_bind: tuple[str, int] | None = None
     p2p_bind: tuple[str, int] | None = None
     connect: list[tuple[str, int]] = field(default_factory=list)  # only these peers
@@ -150,7 +151,7 @@ class Node:
     # -- the HTTP API ------------------------------------------------------------------------------
     async def _start_api(self) -> None:
         cfg = self.config
-        host, port = cfg.rest_bind or ("127.0.0.1", cfg.params.rest_port)
+        host, port = cfg.rest_bind or (DEFAULT_REST_HOST, cfg.params.rest_port)
         ctx = ApiContext(cfg.params, self.chain, self.mempool, self.fees,  # type: ignore[arg-type]
                          indexes=self.indexes, cookie=self.cookie, info=self.info, generate=self.generate,
                          set_mining=self.set_mining if cfg.params.name in ("regtest", "devnet")

@@ -63,7 +63,7 @@ from node.consensus.address import address_to_script
 from node.consensus.errors import DecodeError
 from node.consensus.params import NETWORKS, get_params
 from node.mining import MAX_MINING_INTERVAL, is_mining_interval
-from node.netutil import HostPort
+from node.netutil import DEFAULT_P2P_HOST, DEFAULT_REST_HOST, HostPort
 from node.p2p.netaddr import parse_subnet
 
 CONFIG_FILE_NAME = "minicash.toml"
@@ -373,10 +373,10 @@ def load_settings(flags: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
 
     v = pick("rest_bind")
     rest_bind = _hostport(v, v.raw, params.rest_port) if v else \
-        HostPort("127.0.0.1", params.rest_port)
+        HostPort(DEFAULT_REST_HOST, params.rest_port)
     v = pick("p2p_bind")
     p2p_bind = _hostport(v, v.raw, params.default_port) if v else \
-        HostPort("0.0.0.0", params.default_port)
+        HostPort(DEFAULT_P2P_HOST, params.default_port)
     v = pick("connect")
     connect = _as_hostport_list(v, params.default_port) if v else ()
     v = pick("addnode")

@@ -1,7 +1,7 @@
 """How the node writes and reaches network addresses, for its logs, its welcome banner, the
 P2P listener and the client commands alike: :class:`HostPort` (HOST:PORT, an IPv6 host in
-brackets), the URL that reaches an API bound to one, and the one-line error for a listener
-that cannot bind. Imports nothing of the node: the config layer and the P2P layer both use it.
+brackets), the hosts it listens on by default, the URL that reaches an API bound to one, and
+the one-line error for a listener that cannot bind. Imports nothing of the node: the config layer and the P2P layer both use it.
 """
 
 from __future__ import annotations
@@ -9,6 +9,11 @@ from __future__ import annotations
 import ipaddress
 import os
 from typing import NamedTuple
+
+# Where the node listens unless told otherwise: P2P on every interface, as Bitcoin Core's
+# -bind; the REST API, which carries the admin routes, on loopback only (API.md).
+DEFAULT_P2P_HOST = "0.0.0.0"
+DEFAULT_REST_HOST = "127.0.0.1"
 
 
 class HostPort(NamedTuple):

@@ -36,7 +36,7 @@ from node.chain.index import BlockIndex
 from node.consensus.params import Params
 from node.consensus.primitives import Block, Tx
 from node.mempool.mempool import Mempool, MempoolEntry
-from node.netutil import HostPort
+from node.netutil import DEFAULT_P2P_HOST, HostPort
 from node.storage.db import Database
 
 from .addrman import AddrMan
@@ -88,7 +88,7 @@ class NodeHooks(Protocol):
 
 @dataclass
 class P2PConfig:
-    bind: tuple[str, int] | None = None  # None: 0.0.0.0 on the network's port
+    bind: tuple[str, int] | None = None  # None: DEFAULT_P2P_HOST on the network's port
     listen: bool = True
     connect: list[tuple[str, int]] = field(default_factory=list)
     addnode: list[tuple[str, int]] = field(default_factory=list)
@@ -156,7 +156,7 @@ class P2PService:
                               cfg.sync_timeouts)
         self.relay = TxRelay(mempool, self.peers, node.submit_tx, self._punish,
                              self.may_ask_mempool)
-        bind = cfg.bind or ("0.0.0.0", self.params.default_port)
+        bind = cfg.bind or (DEFAULT_P2P_HOST, self.params.default_port)
         self.connman = ConnectionManager(
             connect_peer=self._dial, accept_peer=self._accept, peers=self.peers,
             addrman=self.addrman, banman=self.banman, bind=bind, listen=cfg.listen,
