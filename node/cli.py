@@ -78,11 +78,6 @@ def info(network: str) -> None:
 
 # -- where the node's settings come from -----------------------------------------------------------
 
-def _datadir_option(f):
-    return click.option("--datadir", type=click.Path(file_okay=False, path_type=Path),
-                        help="Data directory (default ~/.minicash/<network>).")(f)
-
-
 def _settings_options(network_help: str, config_help: str):
     """--network, --datadir and --config: where `run` and the other commands on a node's
     datadir find the node's settings (see :func:`_settings`). No default network here: one not
@@ -91,9 +86,10 @@ def _settings_options(network_help: str, config_help: str):
     def add(f):
         f = click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
                          help=config_help)(f)
-        f = _datadir_option(f)
+        f = click.option("--datadir", type=click.Path(file_okay=False, path_type=Path),
+                         help="Data directory (default ~/.minicash/<network>).")(f)
         return click.option("--network", type=click.Choice(sorted(NETWORKS)), default=None,
-                            help=network_help)(f)
+                            help=f"{network_help}  [default: {DEFAULT_NETWORK}]")(f)
     return add
 
 
@@ -125,7 +121,7 @@ def _with_settings(network_help: str, config_help: str):
 # The datadir and network as `run` finds them (flag, MINICASH_* environment, config file), so
 # these commands open the chain the node keeps.
 _offline_options = _with_settings(
-    network_help="Which network's rules and magic to use.  [default: regtest]",
+    network_help="Which network's rules and magic to use.",
     config_help="The node's TOML config file (default <datadir>/minicash.toml, if present), "
                 "for its network and datadir.")
 
@@ -213,7 +209,7 @@ def _hostport_list_option(name: str, help: str):
 
 @main.command()
 @_settings_options(
-    network_help="Which network to run.  [default: regtest]",
+    network_help="Which network to run.",
     config_help="TOML config file (default <datadir>/minicash.toml, if present). Keys are the "
                 "flag names, e.g. mine-interval = 2; flags beat MINICASH_* environment "
                 "variables, which beat the file.")
@@ -342,7 +338,7 @@ def _client_options(command):
                      "rest-bind, as `run` finds it in MINICASH_REST_BIND or the config file; "
                      "else http://127.0.0.1:<network REST port>).")(command)
     return _with_settings(
-        network_help="The node's network.  [default: regtest]",
+        network_help="The node's network.",
         config_help="The node's TOML config file (default <datadir>/minicash.toml, if "
                     "present).")(f)
 
