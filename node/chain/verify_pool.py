@@ -54,8 +54,9 @@ STOP_TIMEOUT = 5.0
 IDLE_CHECK_SECONDS = 5.0
 
 
-def encode_records(records: list[Record]) -> bytes:
-    parts = []
+def encode_batch(first: int, records: list[Record]) -> bytes:
+    """A batch as a helper reads it: ``records`` numbered from ``first``."""
+    parts = [_NUMBER.pack(first)]
     pack = _HEADER.pack
     for pubkey, sig, digest in records:
         parts.append(pack(len(pubkey), len(sig)))
@@ -63,11 +64,6 @@ def encode_records(records: list[Record]) -> bytes:
         parts.append(sig)
         parts.append(digest)
     return b"".join(parts)
-
-
-def encode_batch(first: int, records: list[Record]) -> bytes:
-    """A batch as a helper reads it: ``records`` numbered from ``first``."""
-    return _NUMBER.pack(first) + encode_records(records)
 
 
 def verify_batch(data: bytes, verify: Callable[[bytes, bytes, bytes], bool],
@@ -159,8 +155,8 @@ class _Helper:
         return min(self.limit, self.sent)
 
     def queued(self) -> int:
-        """Records sent and not started."""
-        return self.sent - self.next_unstarted()
+        """Records sent below the limit and not started."""
+        return self.end - self.next_unstarted()
 
     def drop_started(self) -> None:
         """Free the records of the batches the helper is past (it never needs them back, and
@@ -329,10 +325,8 @@ class VerifyPool:
         """The live helper with the most records not started below its limit, or None."""
         best, most = None, 0
         for helper in self._helpers:
-            if not helper.dead:
-                waiting = helper.end - helper.next_unstarted()
-                if waiting > most:
-                    best, most = helper, waiting
+            if not helper.dead and (waiting := helper.queued()) > most:
+                best, most = helper, waiting
         return best
 
     def _report(self, helper: _Helper) -> list[Tag]:
