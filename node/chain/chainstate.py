@@ -114,6 +114,7 @@ class ChainState:
             self._ahead: ConnectAhead | None = None  # the new tip, if connected as parsed
             self._sequence = 0
             self._blocks_since_flush = 0
+            self._coins_unsettled = False  # see _changing_tip
             self._load(reindex_chainstate)
         except BaseException:
             self.script_checker.stop()
@@ -403,19 +404,37 @@ class ChainState:
         if block is None:
             raise RuntimeError(f"block data missing for {index!r}")
         started = time.perf_counter()
-        undo = self._validate_and_apply(block, index)
-        index.status |= VALID_SCRIPTS | HAVE_UNDO
-        with self.blocks.batch() as batch:
-            self.blocks.put_undo(index.hash, undo, batch)
-            self.blocks.put_index_records({index.hash: index.record()}, batch)
-            self.blocks.set_marker(TIP_MARKER, index.hash, batch)
-        self.coins.best_block = index.hash
+        with self._changing_tip():
+            undo = self._validate_and_apply(block, index)
+            index.status |= VALID_SCRIPTS | HAVE_UNDO
+            with self.blocks.batch() as batch:
+                self.blocks.put_undo(index.hash, undo, batch)
+                self.blocks.put_index_records({index.hash: index.record()}, batch)
+                self.blocks.set_marker(TIP_MARKER, index.hash, batch)
+            self.coins.best_block = index.hash
         self.active.append(index)
         self._blocks_since_flush += 1
         log.info("connected block %d %s (%d txs) in %.1f ms", index.height,
                  hash_to_hex(index.hash), len(block.txs), (time.perf_counter() - started) * 1e3)
         for listener in self.listeners:
             listener.block_connected(block, index)
+
+    @contextmanager
+    def _changing_tip(self) -> Iterator[None]:
+        """The stretch in which the UTXO cache holds some of a block's changes but not yet
+        its best block. A block found invalid leaves it as it was (its changes are never
+        made, or are taken back); any other exception (a Ctrl-C, a bug) may leave it half
+        changed, matching no block. Flushing that would store a UTXO set no restart could
+        mend, so the chain state stays unsettled: :meth:`flush` refuses and :meth:`close`
+        keeps the last flush, from which the next start replays the stored blocks, as after
+        a crash (Core, likewise, aborts the node on a failed flush rather than go on)."""
+        self._coins_unsettled = True
+        try:
+            yield
+        except ValidationError:
+            self._coins_unsettled = False
+            raise
+        self._coins_unsettled = False
 
     def _validate_and_apply(self, block: Block, index: BlockIndex,
                             verify: bool = True) -> bytes:
@@ -450,35 +469,41 @@ class ChainState:
         if checks is None:
             view.commit()
             return b""  # a replay has its undo data stored already
-        reward = sum(o.value for o in block.txs[0].vout)
-        limit = connector.fees + params.block_subsidy(index.height)
-        if reward > limit:
+        try:
+            reward = sum(o.value for o in block.txs[0].vout)
+            limit = connector.fees + params.block_subsidy(index.height)
+            if reward > limit:
+                raise ValidationError("bad-cb-amount",
+                                      f"coinbase pays too much (actual={reward} vs limit={limit})")
+            # Encoded while the helpers still verify signatures: it only reads spent coins. The
+            # steps from here to the wait take 5-15 ms, as long as the helpers' queues last:
+            # refilled before the encoding and before the commit, or the helpers may idle while
+            # this thread keeps checks.
+            checks.top_up()
+            encoded_undo = encode_block_undo(connector.undo)
+            if not view.revertible():
+                # Its new coins replace cache entries (only duplicate transactions can: BIP30's
+                # historical exceptions, or a duplicate coinbase where BIP30 is not enforced),
+                # which reverting could not bring back: the checks must pass first.
+                checks.wait()
+                view.commit()
+                return encoded_undo
+            # The cache is updated before the last signatures are in, so that the helpers verify
+            # while this thread does it (they would idle through it otherwise); a failure takes
+            # the changes back. Nothing reads the cache in between.
+            checks.top_up()
+            view.commit(revertible=True)
+            # The spent coins are now needed only if a signature fails, and the undo data holds
+            # them: freed here, while the helpers verify, rather than with the block after the
+            # last signature (~1.5-2.5 ms a 2,000-input block, the helpers idle meanwhile).
+            undo = _SpentCoins(encoded_undo)
+            connector.release_spent(undo.of_tx)
+        except BaseException:
+            # A block that goes no further (too big a reward, or an unexpected error or a
+            # Ctrl-C here) must not leave the helpers verifying it, nor keep them from the
+            # next block.
             checks.abandon()
-            raise ValidationError("bad-cb-amount",
-                                  f"coinbase pays too much (actual={reward} vs limit={limit})")
-        # Encoded while the helpers still verify signatures: it only reads spent coins. The
-        # steps from here to the wait take 5-15 ms, as long as the helpers' queues last:
-        # refilled before the encoding and before the commit, or the helpers may idle while
-        # this thread keeps checks.
-        checks.top_up()
-        encoded_undo = encode_block_undo(connector.undo)
-        if not view.revertible():
-            # Its new coins replace cache entries (only duplicate transactions can: BIP30's
-            # historical exceptions, or a duplicate coinbase where BIP30 is not enforced),
-            # which reverting could not bring back: the checks must pass first.
-            checks.wait()
-            view.commit()
-            return encoded_undo
-        # The cache is updated before the last signatures are in, so that the helpers verify
-        # while this thread does it (they would idle through it otherwise); a failure takes
-        # the changes back. Nothing reads the cache in between.
-        checks.top_up()
-        view.commit(revertible=True)
-        # The spent coins are now needed only if a signature fails, and the undo data holds
-        # them: freed here, while the helpers verify, rather than with the block after the
-        # last signature (~1.5-2.5 ms a 2,000-input block, the helpers idle meanwhile).
-        undo = _SpentCoins(encoded_undo)
-        connector.release_spent(undo.of_tx)
+            raise
         try:
             checks.wait()
         except BaseException:
@@ -492,12 +517,13 @@ class ChainState:
         raw_undo = self.blocks.get_undo(index.hash)
         if block is None or raw_undo is None:
             raise RuntimeError(f"cannot disconnect {index!r}: block or undo data missing")
-        self._unapply(block, decode_block_undo(raw_undo))
         prev = index.prev
         assert prev is not None, "the genesis block is never disconnected"
-        with self.blocks.batch() as batch:
-            self.blocks.set_marker(TIP_MARKER, prev.hash, batch)
-        self.coins.best_block = prev.hash
+        with self._changing_tip():
+            self._unapply(block, decode_block_undo(raw_undo))
+            with self.blocks.batch() as batch:
+                self.blocks.set_marker(TIP_MARKER, prev.hash, batch)
+            self.coins.best_block = prev.hash
         self.active.pop()
         self._candidates.add(index)  # still valid: may become best again
         self._blocks_since_flush += 1
@@ -530,6 +556,10 @@ class ChainState:
         writes are not synced one by one, so a power cut could otherwise leave a chainstate
         whose best block the store lost (Core's FlushStateToDisk also syncs the block files
         and index before the coins)."""
+        if self._coins_unsettled:
+            raise RuntimeError("a block connect or disconnect was interrupted half-way: the "
+                               "UTXO cache is not written; restart the node, and the blocks "
+                               "since the last flush are replayed")
         self.blocks.sync()
         self.coins.flush(sync=True)
         self._blocks_since_flush = 0
@@ -537,7 +567,11 @@ class ChainState:
     def close(self) -> None:
         try:
             self.script_checker.stop()
-            self.flush()
+            if self._coins_unsettled:
+                log.warning("the UTXO cache is left unwritten (an interrupted block connect); "
+                            "the next start replays the blocks since the last flush")
+            else:
+                self.flush()
         finally:
             close_datadir(self._lock, self.blocks, self._coins_db)
 

@@ -299,13 +299,17 @@ class BlockChecks:
         if self._pool is None and self._records:
             self._dispatch()  # takes the helpers, or verifies everything here if they are busy
         records, tags = self._records, self._tags
-        while records:
-            if self._pool is not None:
-                self._offer(1)  # the helpers take from the front while they have room
-            chunk = records[-INLINE_CHUNK:]
-            if chunk:
-                self._inline_verify(chunk, tags[-INLINE_CHUNK:])
-                del records[-INLINE_CHUNK:], tags[-INLINE_CHUNK:]
+        try:
+            while records:
+                if self._pool is not None:
+                    self._offer(1)  # the helpers take from the front while they have room
+                chunk = records[-INLINE_CHUNK:]
+                if chunk:
+                    self._inline_verify(chunk, tags[-INLINE_CHUNK:])
+                    del records[-INLINE_CHUNK:], tags[-INLINE_CHUNK:]
+        except BaseException:  # a Ctrl-C meanwhile: the helpers are let go, not kept for good
+            self.abandon()
+            raise
         if self._pool is not None:
             try:
                 # The helpers' queued records are shared out again: the caller takes back

@@ -8,8 +8,9 @@ from node.chain.chainstate import ChainState
 from node.consensus.errors import ValidationError
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, TxOut
+from node.storage.blocks import BlockStore
 
-from .builder import BlockMaker
+from .builder import BlockMaker, mine_to_maturity
 
 
 @pytest.fixture
@@ -206,6 +207,51 @@ def test_a_flush_syncs_the_block_store_before_the_coins(chain, monkeypatch):
     writes.clear()
     chain.flush()
     assert writes == [("blocks", True), ("coins", True)]
+
+
+@pytest.mark.parametrize("step", ["connect", "disconnect"])
+def test_a_tip_change_cut_short_is_not_flushed(tmp_path, monkeypatch, step):
+    """A Ctrl-C (or a bug) after a block changed the UTXO cache but before its best block
+    did: flushing would store coins that match no block. The chain state refuses to flush,
+    closing keeps the last flush, and the next start replays from it."""
+    maker = BlockMaker()
+    chain = ChainState(REGTEST, tmp_path / "n")
+    coinbase = mine_to_maturity(chain, maker)
+    value = coinbase.vout[0].value
+    spend = maker.wallet.spend([(OutPoint(coinbase.txid, 0), value)],
+                               [TxOut(value - 1_000, maker.wallet.script_pubkey)])
+    block = maker.block(chain.tip, [spend], fees=1_000)
+    if step == "disconnect":
+        chain.process_block(block)
+        rival = maker.block(chain.tip.prev)  # a branch that outgrows the block: a reorg
+    chain.flush()
+
+    real_set_marker, calls = BlockStore.set_marker, []
+
+    def interrupt_once(store, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        real_set_marker(store, *args)
+
+    # The tip marker is written after the cache changed, before its best block does.
+    monkeypatch.setattr(BlockStore, "set_marker", interrupt_once)
+    with pytest.raises(KeyboardInterrupt):
+        if step == "connect":
+            chain.process_block(block)
+        else:
+            chain.process_block(rival)
+            chain.process_block(maker.block(chain.index[rival.hash]))
+    with pytest.raises(RuntimeError, match="interrupted half-way"):
+        chain.flush()
+    chain.close()
+
+    with ChainState(REGTEST, tmp_path / "n") as recovered:
+        tip, stats = recovered.tip.hash, utxo_stats(recovered)
+    with ChainState(REGTEST, tmp_path / "fresh") as fresh:
+        for b in recovered_chain_blocks(tmp_path / "n", tip):
+            fresh.process_block(b)
+        assert utxo_stats(fresh) == stats
 
 
 def test_second_process_on_the_same_datadir_is_refused(tmp_path):

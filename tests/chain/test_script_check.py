@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from node.chain import chainstate, connect, verify_pool
+from node.chain import chainstate, connect, script_check, verify_pool
 from node.chain.chainstate import ChainState
 from node.chain.script_check import BATCH_RECORDS, FIRST_BATCH_RECORDS
 from node.chain.verify_pool import LIMIT, NO_LIMIT, STARTED, VerifyPool, encode_batch, verify_batch
@@ -393,6 +393,36 @@ def test_a_session_that_finds_the_helper_busy_verifies_inline(funded):
         with pytest.raises(ValidationError):
             session.wait()
     assert _pool_is_free(chain)  # given back
+
+
+def _interrupt(*args):
+    raise KeyboardInterrupt
+
+
+def _refuse(*args):
+    return False
+
+
+@pytest.mark.parametrize("patches", [
+    [(chainstate, "encode_block_undo", _interrupt)],
+    # With the helpers' queues full, the caller verifies what is left itself.
+    [(VerifyPool, "submit", _refuse), (script_check, "failed_tags", _interrupt)],
+], ids=["before the wait", "while the caller verifies its share"])
+def test_a_block_cut_short_lets_the_helpers_go(funded, monkeypatch, patches):
+    """A Ctrl-C (or an unexpected error) while the helpers verify a block: the session
+    gives them back, for the next block."""
+    chain, maker, fan = funded
+    block = maker.block(chain.tip, _spends(maker, fan), fees=SPENDS * 1_000)
+    with monkeypatch.context() as m:
+        for target, name, value in patches:
+            m.setattr(target, name, value)
+        with pytest.raises(KeyboardInterrupt):
+            chain.process_block(block)
+    assert _pool_is_free(chain)
+    # Stored but not connected: the next activation connects it, with the helpers.
+    assert chain.tip.hash != block.hash
+    assert chain.process_block(block).hash == chain.tip.hash == block.hash
+    assert chain.script_checker._pool.running
 
 
 def test_helpers_that_cannot_start_leave_the_checks_to_the_chains_thread(funded, monkeypatch,
