@@ -10,7 +10,10 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -133,6 +136,25 @@ def _open_chain(settings: Settings, **kwargs) -> ChainState:
         raise click.ClickException(str(e)) from None
 
 
+@contextmanager
+def _first_sigint_stops() -> Iterator[threading.Event]:
+    """A Ctrl-C asks for a stop after the block at hand, which is finished and flushed (as
+    Core's shutdown request: a block cut short would only be replayed at the next start);
+    a second one interrupts at once."""
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @main.command("import")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -155,15 +177,18 @@ def import_cmd(files: tuple[Path, ...], settings: Settings) -> None:
                    err=True)
 
     try:
-        stats = import_files(chain, list(files), progress)
-    except KeyboardInterrupt:
+        with _first_sigint_stops() as stop:
+            stats: ImportStats | None = import_files(chain, list(files), progress, stop.is_set)
+    except KeyboardInterrupt:  # the second Ctrl-C
+        stats = None
+    except (StorageError, RuntimeError) as e:
+        chain.close()
+        raise click.ClickException(str(e)) from None
+    if stats is None or stats.stopped:
         chain.close()
         click.echo(f"\ninterrupted at height {chain.height}; run the same command again to "
                    f"resume", err=True)
         sys.exit(130)
-    except (StorageError, RuntimeError) as e:
-        chain.close()
-        raise click.ClickException(str(e)) from None
     elapsed = time.monotonic() - started
     chain.close()
     click.echo("", err=True)

@@ -32,6 +32,7 @@ class ImportStats:
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (block hash, reason)
     unconnected: int = 0  # blocks whose parent never appeared
     bytes_read: int = 0
+    stopped: bool = False  # asked to stop before the files' end
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,11 @@ def scan_block_records(data: bytes | mmap.mmap, magic: bytes) -> Iterator[tuple[
 
 
 def import_files(chain: ChainState, paths: list[Path],
-                 progress: Callable[[ImportStats], None] | None = None) -> ImportStats:
+                 progress: Callable[[ImportStats], None] | None = None,
+                 stop_requested: Callable[[], bool] = lambda: False) -> ImportStats:
+    """Import every block record of ``paths``. ``stop_requested`` is asked between blocks
+    (a Ctrl-C, as Core's shutdown request: the block at hand is finished, never cut short);
+    the stats then say ``stopped``."""
     stats = ImportStats()
     waiting: dict[bytes, list[_Position]] = {}  # parent hash -> blocks that need it
     for path in paths:
@@ -72,17 +77,25 @@ def import_files(chain: ChainState, paths: list[Path],
                 for offset, size in scan_block_records(data, chain.params.magic):
                     stats.bytes_read += size + 8
                     _import_one(chain, _Position(path, offset, size),
-                                data[offset:offset + size], waiting, stats)
+                                data[offset:offset + size], waiting, stats, stop_requested)
                     if progress is not None:
                         progress(stats)
+                    if stats.stopped:
+                        return stats
     stats.unconnected = sum(len(v) for v in waiting.values())
     return stats
 
 
 def _import_one(chain: ChainState, position: _Position, raw: bytes,
-                waiting: dict[bytes, list[_Position]], stats: ImportStats) -> None:
+                waiting: dict[bytes, list[_Position]], stats: ImportStats,
+                stop_requested: Callable[[], bool]) -> None:
+    """Import one block record, then the waiting blocks it is the ancestor of (a block
+    early in a shuffled file may bring in thousands: the stop request is asked between)."""
     queue = [(position, raw)]
     while queue:
+        if stop_requested():
+            stats.stopped = True
+            return
         pos, raw = queue.pop()
         try:
             header = BlockHeader.parse(ByteReader(raw[:80]))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import struct
 
 import pytest
@@ -13,6 +15,7 @@ from node.cli import main
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import REGTEST
 from node.consensus.primitives import OutPoint, TxOut
+from node.storage.blocks import BlockStore
 
 from .builder import BlockMaker
 
@@ -86,6 +89,63 @@ def test_import_reports_an_invalid_block_and_goes_on(tmp_path):
     assert result.exit_code == 0
     assert f"invalid block {hash_to_hex(bad.hash)}: bad-cb-amount" in result.output
     assert "height 10" in result.output
+
+
+@pytest.fixture
+def ctrl_c(monkeypatch):
+    """Ctrl-C as at a terminal: SIGINT to this process, with Python's own handler (a test
+    runner's worker may have set another) restored afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield lambda: os.kill(os.getpid(), signal.SIGINT)
+    signal.signal(signal.SIGINT, previous)
+
+
+def _press_on_call(monkeypatch, target, name, call: int, press, times: int = 1):
+    """Press Ctrl-C ``times`` times as the ``call``-th call of ``target.name`` returns."""
+    real, calls = getattr(target, name), []
+
+    def pressing(*args):
+        result = real(*args)
+        calls.append(args)
+        if len(calls) == call:
+            for _ in range(times):
+                press()
+        return result
+
+    monkeypatch.setattr(target, name, pressing)
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_stops_an_import_that_resumes_to_the_same_state(tmp_path, monkeypatch, ctrl_c,
+                                                               presses):
+    """One Ctrl-C: the block at hand is finished and flushed. Two, the second landing in a
+    block's connect after its coins changed: that block is cut short and not flushed, and
+    the next start replays. Either way the UTXO set is whole and the import resumes."""
+    blocks = build_chain(tmp_path / "source", 110)
+    write_blk(tmp_path / "blk.dat", blocks)
+    dest = str(tmp_path / "dest")
+    # Block 105 spends a coin (its coins must change for a cut short connect to matter).
+    if presses == 1:  # as block 105 is connected
+        _press_on_call(monkeypatch, ChainState, "process_raw_block", 105, ctrl_c)
+        stopped_at = 105
+    else:  # both in block 105's connect, as its tip marker is set (the first call: genesis)
+        _press_on_call(monkeypatch, BlockStore, "set_marker", 106, ctrl_c, times=2)
+        stopped_at = 104
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "blk.dat"), "--datadir", dest])
+    assert result.exit_code == 130, result.output
+    assert f"interrupted at height {stopped_at}; run the same command again" in result.output
+    monkeypatch.undo()
+
+    # Block 105 is stored either way: the next start connects it if it was cut short.
+    stats = cli("utxo-stats", "--datadir", dest)
+    assert "height       105" in stats.output
+    cli("reindex-chainstate", "--datadir", dest)
+    assert stats_lines(cli("utxo-stats", "--datadir", dest).output) == stats_lines(stats.output)
+    again = cli("import", str(tmp_path / "blk.dat"), "--datadir", dest)
+    assert "height 110" in again.output
+    source = cli("utxo-stats", "--datadir", str(tmp_path / "source"))
+    assert stats_lines(cli("utxo-stats", "--datadir", dest).output) == \
+        stats_lines(source.output)
 
 
 def test_reindex_chainstate_rebuilds_the_same_utxo_set(tmp_path):
