@@ -427,7 +427,11 @@ class ChainState:
         changed, matching no block. Flushing that would store a UTXO set no restart could
         mend, so the chain state stays unsettled: :meth:`flush` refuses and :meth:`close`
         keeps the last flush, from which the next start replays the stored blocks, as after
-        a crash (Core, likewise, aborts the node on a failed flush rather than go on)."""
+        a crash (Core, likewise, aborts the node on a failed flush rather than go on). Nor
+        does it connect or disconnect another block: on coins that match no block, a valid
+        one could be found invalid, and that verdict is stored."""
+        if self._coins_unsettled:
+            raise RuntimeError(_UNSETTLED)
         self._coins_unsettled = True
         try:
             yield
@@ -557,9 +561,7 @@ class ChainState:
         whose best block the store lost (Core's FlushStateToDisk also syncs the block files
         and index before the coins)."""
         if self._coins_unsettled:
-            raise RuntimeError("a block connect or disconnect was interrupted half-way: the "
-                               "UTXO cache is not written; restart the node, and the blocks "
-                               "since the last flush are replayed")
+            raise RuntimeError(_UNSETTLED)
         self.blocks.sync()
         self.coins.flush(sync=True)
         self._blocks_since_flush = 0
@@ -758,6 +760,9 @@ def _linked(index: BlockIndex, chain: ChainState) -> bool:
         node = node.prev
     return True
 
+
+_UNSETTLED = ("a block connect or disconnect was interrupted half-way: the UTXO cache is not "
+              "written; restart the node, and the blocks since the last flush are replayed")
 
 # Core's BIP34_IMPLIES_BIP30_LIMIT: some pre-BIP34 mainnet coinbases encode a height above
 # their own, so they are also valid coinbases for that later height; the lowest is 1,983,702.

@@ -244,6 +244,11 @@ def test_a_tip_change_cut_short_is_not_flushed(tmp_path, monkeypatch, step):
             chain.process_block(maker.block(chain.index[rival.hash]))
     with pytest.raises(RuntimeError, match="interrupted half-way"):
         chain.flush()
+    # Nor does it go on: on coins that match no block, the next could be found invalid.
+    failed_before = {h for h, i in chain.index.items() if i.is_failed()}
+    with pytest.raises(RuntimeError, match="interrupted half-way"):
+        chain.process_block(maker.block(chain.tip))
+    assert {h for h, i in chain.index.items() if i.is_failed()} == failed_before
     chain.close()
 
     with ChainState(REGTEST, tmp_path / "n") as recovered:
