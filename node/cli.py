@@ -50,7 +50,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest",
+@click.option("--network", type=click.Choice(sorted(NETWORKS)), default=DEFAULT_NETWORK,
               show_default=True, help="Which network's parameters to show.")
 def info(network: str) -> None:
     """Show a network's parameters and its genesis block, built from them."""
@@ -378,10 +378,7 @@ def _client(settings: Settings, url: str | None, need_token: bool = False) -> No
     except CookieError as e:
         if need_token:
             raise click.ClickException(str(e)) from None
-    try:
-        return NodeClient(url or connect_url(settings.rest_bind), token)
-    except ClientError as e:  # a bad --rest URL
-        raise click.ClickException(str(e)) from None
+    return _call(NodeClient, url or connect_url(settings.rest_bind), token)  # a bad --rest URL
 
 
 def _call(fn, *args):

@@ -570,8 +570,7 @@ class ChainState:
         try:
             self.script_checker.stop()
             if self._coins_unsettled:
-                log.warning("the UTXO cache is left unwritten (an interrupted block connect); "
-                            "the next start replays the blocks since the last flush")
+                log.warning("%s", _UNSETTLED)
             else:
                 self.flush()
         finally:

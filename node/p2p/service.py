@@ -266,11 +266,11 @@ class P2PService:
         deadline = asyncio.get_running_loop().time() + timeout
         while not peer.established:
             if peer.closed:
-                raise ConnectionError(f"{HostPort(host, port)} closed the connection: "
+                raise ConnectionError(f"{peer.address} closed the connection: "
                                       f"{peer.close_reason}")
             if asyncio.get_running_loop().time() > deadline:
                 peer.close("handshake timeout")
-                raise ConnectionError(f"{HostPort(host, port)} did not complete the handshake")
+                raise ConnectionError(f"{peer.address} did not complete the handshake")
             await asyncio.sleep(0.02)
         return peer
 

@@ -14,7 +14,7 @@ import pytest
 from node.chain.index import BlockIndex
 from node.consensus.params import REGTEST
 from node.consensus.pow import check_proof_of_work
-from node.consensus.primitives import BlockHeader, OutPoint, TxOut
+from node.consensus.primitives import Block, BlockHeader, OutPoint, TxOut
 from node.p2p.messages import (
     MAX_INV_SZ,
     MSG_TX,
@@ -480,36 +480,22 @@ async def _flood_then_ping(client: WireClient, message, times: int) -> None:
         pass
 
 
-def test_a_spared_peer_past_the_unrequested_transactions_limit_is_counted_afresh(
-        tmp_path, caplog):
-    """A whitelisted peer flooding transactions nobody asked for is warned of once per limit's
-    worth, each count starting at zero, and stays connected, undiscouraged (Core's Misbehaving
-    does not end the connection of a noban peer)."""
-    orphan = WALLET.spend([(OutPoint(b"\x01" * 32, 0), 50_000)],
-                          [TxOut(40_000, WALLET.script_pubkey)])
-
-    async def main() -> None:
-        noban = await start_service(tmp_path / "noban", whitelist=["127.0.0.1"])
-        try:
-            client = await WireClient().connect(*noban.listen_address)  # type: ignore[misc]
-            await client.handshake()
-            await _flood_then_ping(client, TxMsg(orphan), 2 * (MAX_UNREQUESTED_TXS + 1))
-            assert [p.closed for p in noban.peers.values()] == [False]
-            assert not noban.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
-            await client.close()
-        finally:
-            await stop_services(noban)
-
-    with caplog.at_level(logging.WARNING, logger="minicash.p2p"):
-        asyncio.run(main())
-    warnings = _spared_flood_warnings(caplog, "unrequested transactions")
-    assert len(warnings) == 2, warnings
-    assert all(f"({MAX_UNREQUESTED_TXS + 1} unrequested transactions)" in w for w in warnings)
+_ORPHAN = WALLET.spend([(OutPoint(b"\x01" * 32, 0), 50_000)],
+                       [TxOut(40_000, WALLET.script_pubkey)])
 
 
-def test_a_spared_peer_past_the_unrequested_blocks_limit_is_counted_afresh(tmp_path, caplog):
-    """The same for blocks nobody asked for that would not be a new tip: two limits' worth, two
-    warnings of the same count, and the peer is still served."""
+def _stale_block(chain) -> Block:
+    return BlockMaker(REGTEST, WALLET).block(chain.active[0])  # less work than the tip
+
+
+@pytest.mark.parametrize("kind, limit", [("transactions", MAX_UNREQUESTED_TXS),
+                                         ("blocks", MAX_UNREQUESTED_BLOCKS)])
+def test_a_spared_peer_past_an_unrequested_limit_is_counted_afresh(tmp_path, caplog, kind,
+                                                                   limit):
+    """A whitelisted peer flooding transactions, or blocks that would not be a new tip, that
+    nobody asked for is warned of once per limit's worth, each count starting at zero, and
+    stays connected, undiscouraged (Core's Misbehaving does not end the connection of a noban
+    peer)."""
     build_chain(tmp_path / "noban", 2)
 
     async def main() -> None:
@@ -517,10 +503,11 @@ def test_a_spared_peer_past_the_unrequested_blocks_limit_is_counted_afresh(tmp_p
         try:
             chain = noban.node.chain
             assert chain is not None
-            stale = BlockMaker(REGTEST, WALLET).block(chain.active[0])  # less work than the tip
+            stale = _stale_block(chain)
+            unasked = {"transactions": TxMsg(_ORPHAN), "blocks": BlockMsg(stale)}[kind]
             client = await WireClient().connect(*noban.listen_address)  # type: ignore[misc]
             await client.handshake(start_height=2)
-            await _flood_then_ping(client, BlockMsg(stale), 2 * (MAX_UNREQUESTED_BLOCKS + 1))
+            await _flood_then_ping(client, unasked, 2 * (limit + 1))
             assert [p.closed for p in noban.peers.values()] == [False]
             assert not noban.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
             assert chain.height == 2 and stale.hash not in chain.index
@@ -530,9 +517,9 @@ def test_a_spared_peer_past_the_unrequested_blocks_limit_is_counted_afresh(tmp_p
 
     with caplog.at_level(logging.WARNING, logger="minicash.p2p"):
         asyncio.run(main())
-    warnings = _spared_flood_warnings(caplog, "unrequested blocks")
+    warnings = _spared_flood_warnings(caplog, f"unrequested {kind}")
     assert len(warnings) == 2, warnings
-    assert all(f"({MAX_UNREQUESTED_BLOCKS + 1} unrequested blocks)" in w for w in warnings)
+    assert all(f"({limit + 1} unrequested {kind})" in w for w in warnings)
 
 
 def test_unrequested_transactions_do_not_count_towards_the_unrequested_blocks_limit(
@@ -540,19 +527,16 @@ def test_unrequested_transactions_do_not_count_towards_the_unrequested_blocks_li
     """Each kind has its own limit (1,000 transactions, 10 blocks): a peer well within the
     transactions' one is not disconnected for the first stale block it sends unasked."""
     build_chain(tmp_path / "n", 2)
-    orphan = WALLET.spend([(OutPoint(b"\x01" * 32, 0), 50_000)],
-                          [TxOut(40_000, WALLET.script_pubkey)])
 
     async def main() -> None:
         service = await start_service(tmp_path / "n")
         try:
             chain = service.node.chain
             assert chain is not None
-            stale = BlockMaker(REGTEST, WALLET).block(chain.active[0])  # less work than the tip
             client = await WireClient().connect(*service.listen_address)  # type: ignore[misc]
             await client.handshake(start_height=2)
-            await _flood_then_ping(client, TxMsg(orphan), MAX_UNREQUESTED_BLOCKS + 1)
-            await _flood_then_ping(client, BlockMsg(stale), 1)
+            await _flood_then_ping(client, TxMsg(_ORPHAN), MAX_UNREQUESTED_BLOCKS + 1)
+            await _flood_then_ping(client, BlockMsg(_stale_block(chain)), 1)
             assert [p.closed for p in service.peers.values()] == [False]
             assert not service.banman.is_discouraged("127.0.0.1")  # type: ignore[union-attr]
             await client.close()
