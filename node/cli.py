@@ -143,6 +143,9 @@ def _first_sigint_stops() -> Iterator[threading.Event]:
     a second one interrupts at once."""
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:  # started to ignore it (`import ... &` in a script)
+        yield stop
+        return
 
     def on_sigint(signum: int, frame: object) -> None:
         stop.set()
@@ -184,16 +187,17 @@ def import_cmd(files: tuple[Path, ...], settings: Settings) -> None:
     except (StorageError, RuntimeError) as e:
         chain.close()
         raise click.ClickException(str(e)) from None
+    click.echo("", err=True)  # ends the progress line
+    # Reported even when stopped: a rerun skips a stored block, even one found invalid.
+    for block_hash, reason in stats.invalid if stats is not None else ():
+        click.echo(f"invalid block {block_hash}: {reason}", err=True)
     if stats is None or stats.stopped:
         chain.close()
-        click.echo(f"\ninterrupted at height {chain.height}; run the same command again to "
+        click.echo(f"interrupted at height {chain.height}; run the same command again to "
                    f"resume", err=True)
         sys.exit(130)
     elapsed = time.monotonic() - started
     chain.close()
-    click.echo("", err=True)
-    for block_hash, reason in stats.invalid:
-        click.echo(f"invalid block {block_hash}: {reason}", err=True)
     click.echo(f"imported {stats.imported} blocks ({stats.skipped} already stored, "
                f"{len(stats.invalid)} invalid, {stats.unconnected} without a parent) "
                f"in {elapsed:.1f} s")

@@ -123,9 +123,13 @@ class ScriptChecker:
         are not reported: the caller only learns what it may skip later (the block's own
         connection finds and names any failure)."""
         session = BlockChecks(self, flags, use_cache=False, all_failures=True)
-        for pos, tx, coins in checks:
-            session.add(pos, tx, coins)
-        failed = session.finish()
+        try:
+            for pos, tx, coins in checks:
+                session.add(pos, tx, coins)
+            failed = session.finish()
+        except BaseException:  # the helpers are let go, not kept from every later session
+            session.abandon()
+            raise
         return [tx.wtxid for pos, tx, _ in checks if pos not in failed]
 
     # -- the helper pool, for sessions ------------------------------------------------------
@@ -140,6 +144,9 @@ class ScriptChecker:
             self._pool_lock.release()
             log.warning("signature helpers did not start (%s): verifying on one core", e)
             return None
+        except BaseException:  # a Ctrl-C meanwhile
+            self._pool_lock.release()
+            raise
         return self._pool
 
     def _release_pool(self) -> None:
@@ -296,10 +303,10 @@ class BlockChecks:
     def _collect(self) -> None:
         """Verify what is left, sharing it with the helpers, and gather their end-of-session
         reports into the suspects."""
-        if self._pool is None and self._records:
-            self._dispatch()  # takes the helpers, or verifies everything here if they are busy
-        records, tags = self._records, self._tags
         try:
+            if self._pool is None and self._records:
+                self._dispatch()  # takes the helpers, or verifies all here if they are busy
+            records, tags = self._records, self._tags
             while records:
                 if self._pool is not None:
                     self._offer(1)  # the helpers take from the front while they have room

@@ -148,6 +148,38 @@ def test_ctrl_c_stops_an_import_that_resumes_to_the_same_state(tmp_path, monkeyp
         stats_lines(source.output)
 
 
+def test_a_stopped_import_still_reports_the_invalid_blocks_it_found(tmp_path, monkeypatch,
+                                                                    ctrl_c):
+    """A rerun skips the invalid block (it is stored): the stopped run is the one to say."""
+    blocks = build_chain(tmp_path / "source", 10)
+    with ChainState(REGTEST, tmp_path / "scratch") as chain:
+        for block in blocks[:5]:
+            chain.process_block(block)
+        bad = BlockMaker().block(chain.tip, reward=REGTEST.block_subsidy(6) + 1)
+    write_blk(tmp_path / "blk.dat", blocks[:5] + [bad] + blocks[5:])
+    _press_on_call(monkeypatch, ChainState, "process_raw_block", 8, ctrl_c)
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "blk.dat"),
+                                       "--datadir", str(tmp_path / "dest")])
+    assert result.exit_code == 130, result.output
+    assert f"invalid block {hash_to_hex(bad.hash)}: bad-cb-amount" in result.output
+    assert "interrupted at height 8" in result.output
+
+
+def test_an_import_started_with_ctrl_c_ignored_ignores_it(tmp_path, monkeypatch):
+    """As a background job of a script (`import ... &`): SIGINT stays ignored."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        blocks = build_chain(tmp_path / "source", 10)
+        write_blk(tmp_path / "blk.dat", blocks)
+        _press_on_call(monkeypatch, ChainState, "process_raw_block", 3,
+                       lambda: os.kill(os.getpid(), signal.SIGINT))
+        result = cli("import", str(tmp_path / "blk.dat"), "--datadir", str(tmp_path / "dest"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert result.exit_code == 0, result.output
+    assert "height 10" in result.output
+
+
 def test_reindex_chainstate_rebuilds_the_same_utxo_set(tmp_path):
     build_chain(tmp_path / "n", 110)
     before = cli("utxo-stats", "--datadir", str(tmp_path / "n"))

@@ -429,6 +429,27 @@ def test_a_block_cut_short_lets_the_helpers_go(funded, monkeypatch, patches):
     assert chain.script_checker._pool.running
 
 
+def test_a_preverification_cut_short_lets_the_helpers_go(funded, monkeypatch):
+    """An exception out of a session's adds once it holds the helpers (the preverifying
+    thread's verified()) must not keep them from every later session."""
+    chain, maker, fan = funded
+    txs = _spends(maker, fan)
+    checks = [(pos + 1, tx, [chain.get_coin(tx.vin[0].prevout)]) for pos, tx in enumerate(txs)]
+    real, calls = script_check.defer_input, []
+
+    def interrupt_late(*args):
+        calls.append(None)
+        if len(calls) == 70:  # batches went to the helpers before
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(script_check, "defer_input", interrupt_late)
+    with pytest.raises(KeyboardInterrupt):
+        chain.script_checker.verified(checks, 0x1 | 0x800)  # P2SH | WITNESS
+    assert len(calls) == 70
+    assert _pool_is_free(chain)
+
+
 def test_helpers_that_cannot_start_leave_the_checks_to_the_chains_thread(funded, monkeypatch,
                                                                           caplog):
     """No process to be had (EMFILE, EAGAIN): blocks are still checked, on one core, and the
