@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from node.chain.chainstate import ChainState
+from node.chain.importer import import_files
 from node.cli import main
 from node.consensus.hashes import hash_to_hex
 from node.consensus.params import REGTEST
@@ -146,6 +147,25 @@ def test_ctrl_c_stops_an_import_that_resumes_to_the_same_state(tmp_path, monkeyp
     source = cli("utxo-stats", "--datadir", str(tmp_path / "source"))
     assert stats_lines(cli("utxo-stats", "--datadir", dest).output) == \
         stats_lines(source.output)
+
+
+def test_a_stop_is_heeded_among_the_waiting_blocks_one_record_brings_in(tmp_path):
+    """Blocks in reverse order all wait for the last record, which brings in the rest: the
+    stop request is asked between them too, not only between records."""
+    blocks = build_chain(tmp_path / "source", 30)
+    write_blk(tmp_path / "blk.dat", blocks[::-1])
+    asked = []
+
+    def stop_requested() -> bool:
+        asked.append(None)
+        # Asked once per record (the 30th, block 1, is imported), then before each block
+        # of its queue: blocks 2 to 11 come in before the 41st ask stops the import.
+        return len(asked) > 40
+
+    with ChainState(REGTEST, tmp_path / "dest") as chain:
+        stats = import_files(chain, [tmp_path / "blk.dat"], stop_requested=stop_requested)
+        assert stats.stopped
+        assert chain.height == 11
 
 
 def test_a_stopped_import_still_reports_the_invalid_blocks_it_found(tmp_path, monkeypatch,
